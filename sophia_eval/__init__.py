@@ -1,0 +1,25 @@
+"""sophia-eval: evaluation-first toolkit for vision-language math reasoning, with SOPHIA training.
+
+This module only re-exports the public API; if a name is not in `__all__`, it is internal.
+"""
+
+from importlib.metadata import PackageNotFoundError, version as _pkg_version
+
+from sophia_eval.backends.base import Completion, GenerationConfig, Generator
+from sophia_eval.sample import Sample
+from sophia_eval.store import RunStore, RunStoreError
+
+try:
+    __version__ = _pkg_version("sophia-eval")
+except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "__version__",
+    "Completion",
+    "GenerationConfig",
+    "Generator",
+    "RunStore",
+    "RunStoreError",
+    "Sample",
+]

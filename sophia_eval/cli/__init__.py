@@ -1,0 +1,31 @@
+"""`sophia-eval` command line: argument parsing only; each command lives in its own module.
+
+Command modules import their heavy dependencies (torch, transformers, ...) inside the command
+function, so `sophia-eval verify` or `sophia-eval list` start fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="sophia-eval",
+    help="Evaluate vision-language math reasoning models; train them with SOPHIA.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each module defines `register(app)`. Listed explicitly: no import-everything discovery.
+_COMMAND_MODULES: tuple[str, ...] = (
+    "sophia_eval.cli.version_cmd",
+)
+
+for _name in _COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def main() -> None:
+    app()

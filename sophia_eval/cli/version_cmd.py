@@ -1,0 +1,14 @@
+"""`sophia-eval version`."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("version")
+    def version() -> None:
+        """Print the package version."""
+        from sophia_eval import __version__
+
+        typer.echo(__version__)
