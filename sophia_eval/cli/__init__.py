@@ -18,6 +18,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+@app.callback()
+def _root() -> None:
+    """Evaluate vision-language math reasoning models; train them with SOPHIA."""
+
+
 # Each module defines `register(app)`. Listed explicitly: no import-everything discovery.
 _COMMAND_MODULES: tuple[str, ...] = (
     "sophia_eval.cli.version_cmd",
