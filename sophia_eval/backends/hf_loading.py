@@ -1,0 +1,104 @@
+"""Loading Hugging Face processors and models the same way everywhere (harness and training).
+
+Why this module exists: Qwen2-VL-family processors declare a video processor, and transformers
+can only build video processors with torchvision installed. This project never installs
+torchvision (it pins a CPU torch build), so `AutoProcessor.from_pretrained` fails for those
+models. `load_processor` falls back to the same processor class with the video slot removed,
+built from the checkpoint's PIL image processor and tokenizer: image inputs, chat template,
+`mm_token_type_ids` and image-token expansion all stay the library's own code.
+
+Heavy imports (transformers) happen inside functions.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sophia_eval.backends.base import BackendError
+
+
+def is_local_path(model: str) -> bool:
+    """True when `model` looks like a filesystem path rather than a hub id (`org/name`)."""
+    p = Path(model).expanduser()
+    return p.exists() or model.startswith((".", "/", "~")) or model.endswith(".gguf")
+
+
+def check_model_path(model: str) -> None:
+    """Raise BackendError when `model` is meant as a local path but does not exist."""
+    p = Path(model).expanduser()
+    looks_local = model.startswith((".", "/", "~")) or model.endswith(".gguf") or model.count("/") > 1
+    if looks_local and not p.exists():
+        raise BackendError(
+            f"model path {model!r} does not exist; pass an existing local model directory, a .gguf file, "
+            "or a Hugging Face hub id such as 'Qwen/Qwen2-VL-2B-Instruct'"
+        )
+    if p.is_dir() and not (p / "config.json").exists():
+        raise BackendError(
+            f"model directory {str(p)!r} has no config.json; expected a Hugging Face model directory "
+            "(config.json, weights, tokenizer files)"
+        )
+
+
+def _processor_class_name(model: str, **kwargs: Any) -> str | None:
+    """The `processor_class` a checkpoint declares (processor_config.json, then tokenizer_config)."""
+    from transformers.utils import cached_file
+
+    for fname in ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json"):
+        try:
+            path = cached_file(model, fname, _raise_exceptions_for_missing_entries=False, **kwargs)
+        except OSError:
+            path = None
+        if path:
+            name = json.loads(Path(path).read_text(encoding="utf-8")).get("processor_class")
+            if name:
+                return name
+    return None
+
+
+def _without_video(processor_cls: type) -> type:
+    """`processor_cls` with its `video_processor` constructor slot removed (image-only use)."""
+
+    class ImageOnlyProcessor(processor_cls):  # type: ignore[misc, valid-type]
+        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs: Any) -> None:
+            # ProcessorMixin zips positional args with the attributes named in *this* signature,
+            # so the trailing None for the video slot is dropped rather than type-checked.
+            super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
+
+    ImageOnlyProcessor.__name__ = ImageOnlyProcessor.__qualname__ = f"{processor_cls.__name__}ImageOnly"
+    return ImageOnlyProcessor
+
+
+def load_processor(model: str, **kwargs: Any) -> Any:
+    """The model's processor (VLMs) via AutoProcessor, with the no-torchvision fallback.
+
+    Returns whatever AutoProcessor returns; for text-only checkpoints that is the tokenizer.
+    `kwargs` go to `from_pretrained` (e.g. `revision`, `local_files_only`).
+    """
+    import transformers
+    from transformers import AutoImageProcessor, AutoProcessor, AutoTokenizer
+
+    try:
+        return AutoProcessor.from_pretrained(model, **kwargs)
+    except ImportError as exc:
+        if "torchvision" not in str(exc).lower():
+            raise
+        name = _processor_class_name(model, **kwargs)
+        processor_cls = getattr(transformers, name, None) if name else None
+        if processor_cls is None:
+            raise BackendError(
+                f"cannot build the processor of {model!r} without torchvision ({exc}); "
+                f"processor class {name!r} is unknown to transformers {transformers.__version__}"
+            ) from exc
+        image_processor = AutoImageProcessor.from_pretrained(model, backend="pil", **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(model, **kwargs)
+        chat_template = getattr(tokenizer, "chat_template", None)
+        return _without_video(processor_cls)(
+            image_processor=image_processor, tokenizer=tokenizer, chat_template=chat_template
+        )
+
+
+def tokenizer_of(processor: Any) -> Any:
+    """The tokenizer inside a processor (or the processor itself when it is a tokenizer)."""
+    return getattr(processor, "tokenizer", processor)
