@@ -1,0 +1,389 @@
+"""Metrics over scored run records: pass@k, avg@n, maj@k, CIs, breakdowns, DynaMath, WeMath.
+
+Pure Python + numpy, no I/O: it takes the record dicts of `samples.jsonl` (see docs/CONTRACTS.md)
+and returns the `summary` mapping stored in `run.json`. All metric values are in percent.
+
+What counts as wrong: a record is scored only when its status is `correct`, `incorrect` or
+`no_answer` (the model gave no parsable answer: its fault). Backend errors, verifier timeouts,
+unparsable gold answers and judge failures are *not scored*: they never lower a score; they are
+counted in `status_counts` (and `judge_failures`) so a reader sees how much was left out, and an
+item with no scored sample drops out of the denominators (`n_items` per metric says how many
+items a value rests on).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+SCORED_STATUSES = frozenset({"correct", "incorrect", "no_answer"})
+"""Statuses that are a verdict on the model; everything else is 'not scored'."""
+JUDGE_FAILURE_STATUS = "judge_error"
+"""Record status when the optional LLM judge/extractor failed (never scored as wrong)."""
+Z_95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """All samples of one item, in sample-index order."""
+
+    item_id: str
+    outcomes: tuple[bool | None, ...]
+    """Per sample: True/False when scored, None when not scored (error, timeout, ...)."""
+    answers: tuple[str | None, ...]
+    """Per sample: the extracted answer (for majority voting), None when nothing was extracted."""
+    categories: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def n_scored(self) -> int:
+        return sum(o is not None for o in self.outcomes)
+
+    @property
+    def n_correct(self) -> int:
+        return sum(o is True for o in self.outcomes)
+
+
+def record_outcome(record: Mapping[str, Any]) -> bool | None:
+    """True/False for a scored record, None for one that must not count (see module doc)."""
+    if record.get("status") not in SCORED_STATUSES:
+        return None
+    return record.get("status") == "correct" or record.get("correct") is True
+
+
+def group_items(records: Iterable[Mapping[str, Any]]) -> list[ItemResult]:
+    """Group records by item (first-seen order), samples sorted by `sample_index`."""
+    by_item: dict[str, list[Mapping[str, Any]]] = {}
+    for record in records:
+        by_item.setdefault(str(record["item_id"]), []).append(record)
+    items = []
+    for item_id, recs in by_item.items():
+        recs.sort(key=lambda r: int(r["sample_index"]))
+        cats = next((r.get("categories") for r in recs if r.get("categories")), None) or {}
+        items.append(
+            ItemResult(
+                item_id=item_id,
+                outcomes=tuple(record_outcome(r) for r in recs),
+                answers=tuple(_answer_key(r.get("extracted")) for r in recs),
+                categories={str(k): str(v) for k, v in cats.items()},
+            )
+        )
+    return items
+
+
+def _answer_key(extracted: Any) -> str | None:
+    if extracted is None:
+        return None
+    text = " ".join(str(extracted).split())
+    return text or None
+
+
+# -- estimators and intervals ------------------------------------------------------------------
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k (Chen et al. 2021): 1 - C(n-c, k) / C(n, k), for n samples, c correct."""
+    if not 0 <= c <= n:
+        raise ValueError(f"pass_at_k needs 0 <= c <= n, got n={n}, c={c}")
+    if not 1 <= k <= n:
+        raise ValueError(f"pass_at_k needs 1 <= k <= n, got k={k}, n={n}; draw at least k samples")
+    if n - c < k:
+        return 1.0
+    # Product form avoids huge binomials: prod_{i=n-c+1}^{n} (1 - k/i).
+    return 1.0 - float(np.prod(1.0 - k / np.arange(n - c + 1, n + 1, dtype=float)))
+
+
+def wilson_interval(successes: float, n: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion, as fractions in [0, 1]."""
+    if n <= 0:
+        raise ValueError(f"wilson_interval needs n >= 1 trials, got {n}")
+    if not 0 <= successes <= n:
+        raise ValueError(f"wilson_interval needs 0 <= successes <= n, got {successes} of {n}")
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def bootstrap_interval(
+    values: Sequence[float], *, resamples: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean over items (deterministic for a given seed)."""
+    arr = np.asarray(values, dtype=float)
+    if arr.size == 0:
+        raise ValueError("bootstrap_interval needs at least one value")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    rng = np.random.default_rng(seed)
+    means = np.empty(resamples)
+    chunk = max(1, 2_000_000 // arr.size)  # bound memory: resample in chunks
+    for start in range(0, resamples, chunk):
+        stop = min(resamples, start + chunk)
+        idx = rng.integers(0, arr.size, size=(stop - start, arr.size))
+        means[start:stop] = arr[idx].mean(axis=1)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(means, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
+def mean_metric(values: Sequence[float], *, ci: bool = True, seed: int = 0) -> dict[str, Any]:
+    """`{"value", "ci_low", "ci_high", "n_items", "ci_method"}` in percent for per-item scores in [0, 1].
+
+    Wilson when every per-item value is 0 or 1 (one sample per item), bootstrap otherwise.
+    """
+    n = len(values)
+    if n == 0:
+        return {"value": None, "ci_low": None, "ci_high": None, "n_items": 0, "ci_method": None}
+    mean = float(sum(values)) / n
+    out: dict[str, Any] = {"value": round(100 * mean, 4), "n_items": n}
+    if not ci:
+        return out
+    if all(v in (0.0, 1.0) for v in values):
+        low, high = wilson_interval(sum(values), n)
+        method = "wilson"
+    else:
+        low, high = bootstrap_interval(values, seed=seed)
+        method = "bootstrap"
+    out.update(ci_low=round(100 * low, 4), ci_high=round(100 * high, 4), ci_method=method)
+    return out
+
+
+# -- per-item metrics ---------------------------------------------------------------------------
+
+
+def _scored(items: Iterable[ItemResult]) -> list[ItemResult]:
+    return [it for it in items if it.n_scored > 0]
+
+
+def pass_at_k_values(items: Iterable[ItemResult], k: int) -> list[float]:
+    """Per-item unbiased pass@k over the scored samples (items with fewer than k are left out)."""
+    return [pass_at_k(it.n_scored, it.n_correct, k) for it in items if it.n_scored >= k]
+
+
+def avg_values(items: Iterable[ItemResult]) -> list[float]:
+    """Per-item fraction of scored samples that are correct (avg@n)."""
+    return [it.n_correct / it.n_scored for it in _scored(items)]
+
+
+def majority_correct(item: ItemResult, k: int | None = None) -> bool | None:
+    """Is the most frequent extracted answer among the first k scored samples correct?
+
+    Ties go to the answer seen first. Samples with no extracted answer do not vote; if no sample
+    votes, the item counts as wrong (it was scored and answered nothing). None when nothing is
+    scored.
+    """
+    pairs = [(_answer_key(a), o) for a, o in zip(item.answers, item.outcomes) if o is not None]
+    if k is not None:
+        pairs = pairs[:k]
+    if not pairs:
+        return None
+    votes: Counter[str] = Counter(a for a, _ in pairs if a is not None)
+    if not votes:
+        return False
+    top = max(votes.values())
+    winner = next(a for a, _ in pairs if a is not None and votes[a] == top)
+    return any(o for a, o in pairs if a == winner)
+
+
+def maj_values(items: Iterable[ItemResult], k: int | None = None) -> list[float]:
+    out = []
+    for it in items:
+        m = majority_correct(it, k)
+        if m is not None:
+            out.append(1.0 if m else 0.0)
+    return out
+
+
+def category_breakdown(items: Sequence[ItemResult], fields: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per category field, per value: avg@n (= pass@1) in percent and how many items it rests on."""
+    out: dict[str, dict[str, Any]] = {}
+    for fld in fields:
+        groups: dict[str, list[ItemResult]] = defaultdict(list)
+        for it in items:
+            if fld in it.categories:
+                groups[it.categories[fld]].append(it)
+        if not groups:
+            continue
+        out[fld] = {}
+        for value in sorted(groups, key=_natural_key):
+            vals = avg_values(groups[value])
+            out[fld][value] = {
+                "value": round(100 * sum(vals) / len(vals), 4) if vals else None,
+                "n_items": len(vals),
+            }
+    return out
+
+
+def _natural_key(text: str) -> tuple[Any, ...]:
+    try:
+        return (0, float(text), text)
+    except ValueError:
+        return (1, 0.0, text)
+
+
+def dynamath_worst_case(items: Sequence[ItemResult], seed_field: str = "seed") -> dict[str, Any]:
+    """DynaMath worst-case accuracy: a seed question counts only if every variant is correct.
+
+    With n samples per item, worst case is taken per sample index j (variant v's j-th sample) and
+    averaged over j, which equals the official definition when n = 1. A seed is left out when any
+    variant has no scored sample at that index.
+    """
+    seeds: dict[str, list[ItemResult]] = defaultdict(list)
+    for it in items:
+        if seed_field not in it.categories:
+            raise ValueError(
+                f"DynaMath worst case needs categories[{seed_field!r}] on every item; item "
+                f"{it.item_id} has {sorted(it.categories)}: the loader must record each variant's seed"
+            )
+        seeds[it.categories[seed_field]].append(it)
+    per_seed: list[float] = []
+    for variants in seeds.values():
+        n = min(len(v.outcomes) for v in variants)
+        hits = [all(v.outcomes[j] for v in variants) for j in range(n)
+                if all(v.outcomes[j] is not None for v in variants)]
+        if hits:
+            per_seed.append(sum(hits) / len(hits))
+    metric = mean_metric(per_seed)
+    metric["n_seeds"] = len(per_seed)
+    return metric
+
+
+WEMATH_DIMENSIONS = ("IK", "IG", "CM_strict", "CM_loose", "RM_strict", "RM_loose")
+
+
+def wemath_scores(
+    items: Sequence[ItemResult], problem_field: str = "problem_id", step_field: str = "step"
+) -> dict[str, Any]:
+    """WeMath four-dimensional metrics over composite (2- and 3-step) problems.
+
+    Per problem, from its one-step sub-problems and the composite (`step` ends in `multi`):
+    IK = some step wrong and composite wrong; IG = all steps right, composite wrong;
+    CM strict = all steps right and composite right (loose: any step right);
+    RM strict = some step wrong, composite right (loose: all steps wrong).
+    Rates of IK/IG/CM are over problems; RM is over composite-correct problems (RM / (RM + CM)).
+    Score = (N - 0.5 IG - RM - IK) / N. Items of one-step problems (no `multi` sibling) are ignored.
+    With n samples, dimensions are counted per sample index and averaged. Values in percent.
+    """
+    problems: dict[str, dict[str, ItemResult]] = defaultdict(dict)
+    for it in items:
+        if problem_field in it.categories and step_field in it.categories:
+            problems[it.categories[problem_field]][it.categories[step_field]] = it
+    counts: Counter[str] = Counter()
+    n_classified = 0.0
+    incomplete = 0
+    for parts in problems.values():
+        multi = [it for key, it in parts.items() if key.endswith("multi")]
+        steps = [it for key, it in parts.items() if not key.endswith("multi")]
+        if not multi:
+            continue  # a one-step problem: not part of the four-dimensional metric
+        if len(steps) < 2:
+            incomplete += 1
+            continue
+        group = steps + multi[:1]
+        n = min(len(it.outcomes) for it in group)
+        usable = [j for j in range(n) if all(it.outcomes[j] is not None for it in group)]
+        if not usable:
+            incomplete += 1
+            continue
+        for j in usable:
+            step_ok = [bool(it.outcomes[j]) for it in steps]
+            comp_ok = bool(multi[0].outcomes[j])
+            w = 1.0 / len(usable)
+            if comp_ok:
+                counts["CM_strict" if all(step_ok) else "RM_strict"] += w
+                counts["CM_loose" if any(step_ok) else "RM_loose"] += w
+            else:
+                counts["IG" if all(step_ok) else "IK"] += w
+        n_classified += 1
+    out: dict[str, Any] = {"n_problems": int(n_classified), "n_incomplete": incomplete}
+    if not n_classified:
+        out.update({dim: None for dim in WEMATH_DIMENSIONS}, score_strict=None, score_loose=None)
+        return out
+    total = n_classified
+    for dim in ("IK", "IG", "CM_strict", "CM_loose"):
+        out[dim] = round(100 * counts[dim] / total, 4)
+    for mode in ("strict", "loose"):
+        cm, rm = counts[f"CM_{mode}"], counts[f"RM_{mode}"]
+        out[f"RM_{mode}"] = round(100 * rm / (cm + rm), 4) if cm + rm else None
+        score = (total - 0.5 * counts["IG"] - rm - counts["IK"]) / total
+        out[f"score_{mode}"] = round(100 * score, 4)
+    return out
+
+
+# -- run-level summaries ------------------------------------------------------------------------
+
+
+def status_counts(records: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """How many records have each status (missing status counted as `unscored`)."""
+    return dict(sorted(Counter(str(r.get("status") or "unscored") for r in records).items()))
+
+
+def truncation_rate(records: Sequence[Mapping[str, Any]]) -> float | None:
+    """Fraction of generated samples (errors excluded) that hit max_new_tokens (finish `length`)."""
+    generated = [r for r in records if r.get("finish_reason") not in (None, "error")]
+    if not generated:
+        return None
+    return round(sum(r.get("finish_reason") == "length" for r in generated) / len(generated), 6)
+
+
+def _ks(n: int) -> list[int]:
+    ks, k = [], 1
+    while k <= n:
+        ks.append(k)
+        k *= 2
+    if n not in ks:
+        ks.append(n)
+    return ks
+
+
+def summarize(
+    records: Sequence[Mapping[str, Any]],
+    *,
+    metric: str = "accuracy",
+    breakdown: Sequence[str] = (),
+    seed_field: str = "seed",
+    wemath_fields: tuple[str, str] = ("problem_id", "step"),
+    ci_seed: int = 0,
+) -> dict[str, Any]:
+    """The run.json `summary` (docs/CONTRACTS.md) for scored records of one run.
+
+    `metric` is the benchmark's official metric: `accuracy`, `dynamath` (adds `worst_case`) or
+    `wemath` (adds `wemath_strict`/`wemath_loose` and the four dimensions under `wemath`).
+    """
+    if metric not in ("accuracy", "dynamath", "wemath"):
+        raise ValueError(f"unknown metric {metric!r}; expected one of accuracy, dynamath, wemath")
+    records = list(records)
+    items = group_items(records)
+    n = max((len(it.outcomes) for it in items), default=0)
+    metrics: dict[str, Any] = {}
+    if items:
+        for k in _ks(n):
+            metrics[f"pass@{k}"] = mean_metric(pass_at_k_values(items, k), seed=ci_seed)
+        if n > 1:
+            metrics[f"avg@{n}"] = mean_metric(avg_values(items), seed=ci_seed)
+            metrics[f"maj@{n}"] = mean_metric(maj_values(items, n), seed=ci_seed)
+    summary: dict[str, Any] = {
+        "n_items": len(items),
+        "n_samples": len(records),
+        "n_samples_per_item": n,
+        "primary": "pass@1",
+        "metrics": metrics,
+        "categories": category_breakdown(items, breakdown),
+        "status_counts": status_counts(records),
+        "truncation_rate": truncation_rate(records),
+        "judge_failures": sum(r.get("status") == JUDGE_FAILURE_STATUS for r in records),
+        "n_unscored_items": sum(it.n_scored == 0 for it in items),
+    }
+    if metric == "dynamath" and items:
+        metrics["worst_case"] = dynamath_worst_case(items, seed_field)
+    if metric == "wemath":
+        wm = wemath_scores(items, *wemath_fields)
+        summary["wemath"] = wm
+        for mode in ("strict", "loose"):
+            metrics[f"wemath_{mode}"] = {"value": wm[f"score_{mode}"], "n_items": wm["n_problems"]}
+        summary["primary"] = "wemath_strict"
+    return summary

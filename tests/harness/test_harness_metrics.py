@@ -1,0 +1,165 @@
+"""Metrics against values computed by hand."""
+
+import math
+
+import pytest
+
+from sophia_eval import metrics as M
+
+
+def rec(item, idx, status, extracted=None, finish="stop", **cats):
+    return {
+        "item_id": item, "sample_index": idx, "status": status,
+        "correct": status == "correct" if status in M.SCORED_STATUSES else None,
+        "extracted": extracted, "finish_reason": finish, "categories": cats,
+    }
+
+
+def test_pass_at_k_matches_binomial_formula():
+    # n=5, c=2, k=2: 1 - C(3,2)/C(5,2) = 1 - 3/10
+    assert M.pass_at_k(5, 2, 2) == pytest.approx(0.7)
+
+
+def test_pass_at_1_is_fraction_correct():
+    assert M.pass_at_k(8, 3, 1) == pytest.approx(3 / 8)
+
+
+def test_pass_at_k_is_one_when_too_few_wrong():
+    assert M.pass_at_k(4, 3, 2) == 1.0
+
+
+def test_pass_at_k_rejects_k_above_n():
+    with pytest.raises(ValueError, match="1 <= k <= n"):
+        M.pass_at_k(2, 1, 4)
+
+
+def test_wilson_interval_hand_value():
+    # 5 of 10 at z=1.96: centre 0.5, half-width = 1.96*sqrt(.025+.0096)/1.384
+    low, high = M.wilson_interval(5, 10)
+    z = M.Z_95
+    half = z * math.sqrt(0.25 / 10 + z * z / 400) / (1 + z * z / 10)
+    assert (low, high) == pytest.approx((0.5 - half, 0.5 + half))
+
+
+def test_wilson_interval_at_zero_successes_starts_at_zero():
+    assert M.wilson_interval(0, 20)[0] == 0.0
+
+
+def test_bootstrap_interval_is_deterministic_and_brackets_mean():
+    vals = [0.0, 0.25, 0.5, 1.0, 0.75, 0.5]
+    a = M.bootstrap_interval(vals, seed=3)
+    assert a == M.bootstrap_interval(vals, seed=3) and a[0] <= sum(vals) / 6 <= a[1]
+
+
+def test_errors_are_not_scored_as_wrong():
+    records = [rec("a", 0, "correct"), rec("b", 0, "error", finish="error"), rec("c", 0, "timeout")]
+    s = M.summarize(records)
+    assert s["metrics"]["pass@1"]["value"] == 100.0 and s["metrics"]["pass@1"]["n_items"] == 1
+
+
+def test_no_answer_counts_as_wrong():
+    s = M.summarize([rec("a", 0, "correct"), rec("b", 0, "no_answer")])
+    assert s["metrics"]["pass@1"]["value"] == 50.0
+
+
+def test_status_counts_and_unscored_items():
+    s = M.summarize([rec("a", 0, "correct"), rec("b", 0, "error"), rec("c", 0, "judge_error")])
+    assert (s["status_counts"], s["n_unscored_items"], s["judge_failures"]) == (
+        {"correct": 1, "error": 1, "judge_error": 1}, 2, 1)
+
+
+def test_truncation_rate_ignores_errors():
+    records = [rec("a", 0, "incorrect", finish="length"), rec("b", 0, "correct"),
+               rec("c", 0, "error", finish="error")]
+    assert M.truncation_rate(records) == 0.5
+
+
+def test_pass_at_k_summary_over_n_samples():
+    # item a: 2 of 4 correct; item b: 0 of 4. pass@2(a) = 1 - C(2,2)/C(4,2) = 5/6
+    recs = [rec("a", i, "correct" if i < 2 else "incorrect") for i in range(4)]
+    recs += [rec("b", i, "incorrect") for i in range(4)]
+    m = M.summarize(recs)["metrics"]
+    assert (m["pass@1"]["value"], m["pass@2"]["value"], m["pass@4"]["value"]) == pytest.approx(
+        (25.0, 100 * (5 / 6) / 2, 50.0))
+
+
+def test_avg_at_n_equals_mean_fraction_correct():
+    recs = [rec("a", i, "correct" if i == 0 else "incorrect") for i in range(4)]
+    recs += [rec("b", i, "correct") for i in range(4)]
+    assert M.summarize(recs)["metrics"]["avg@4"]["value"] == pytest.approx(62.5)
+
+
+def test_majority_vote_picks_most_frequent_answer():
+    item = M.ItemResult("a", (False, True, True, False), ("3", "4", "4", "3 "), {})
+    # "3" and "3 " normalise to the same answer: 2 votes each; tie goes to first seen ("3") -> wrong
+    assert M.majority_correct(item) is False
+
+
+def test_majority_vote_correct_when_winner_is_correct():
+    item = M.ItemResult("a", (False, True, True), ("3", "4", "4"), {})
+    assert M.majority_correct(item) is True
+
+
+def test_majority_vote_ignores_unscored_samples():
+    item = M.ItemResult("a", (None, None, True), ("9", "9", "4"), {})
+    assert M.majority_correct(item) is True
+
+
+def test_category_breakdown_per_value():
+    recs = [rec("a", 0, "correct", level="1"), rec("b", 0, "incorrect", level="1"),
+            rec("c", 0, "correct", level="2")]
+    cats = M.summarize(recs, breakdown=["level"])["categories"]
+    assert cats == {"level": {"1": {"value": 50.0, "n_items": 2}, "2": {"value": 100.0, "n_items": 1}}}
+
+
+def test_dynamath_worst_case_needs_every_variant():
+    recs = [rec("s1v1", 0, "correct", seed="1"), rec("s1v2", 0, "correct", seed="1"),
+            rec("s2v1", 0, "correct", seed="2"), rec("s2v2", 0, "incorrect", seed="2")]
+    s = M.summarize(recs, metric="dynamath")
+    assert (s["metrics"]["pass@1"]["value"], s["metrics"]["worst_case"]["value"]) == (75.0, 50.0)
+
+
+def test_dynamath_without_seed_field_raises_naming_item():
+    with pytest.raises(ValueError, match="item x"):
+        M.summarize([rec("x", 0, "correct")], metric="dynamath")
+
+
+def _wemath(pid, steps_ok, multi_ok):
+    n = len(steps_ok)
+    out = [rec(f"{pid}_{i + 1}", 0, "correct" if ok else "incorrect", problem_id=pid,
+               step=f"{n}steps_{i + 1}") for i, ok in enumerate(steps_ok)]
+    out.append(rec(f"{pid}_m", 0, "correct" if multi_ok else "incorrect", problem_id=pid,
+                   step=f"{n}steps_multi"))
+    return out
+
+
+def test_wemath_four_dimensions_by_hand():
+    recs = (_wemath("p1", [True, True], True)      # CM strict + loose
+            + _wemath("p2", [True, False], True)   # RM strict, CM loose
+            + _wemath("p3", [False, False], True)  # RM strict + loose
+            + _wemath("p4", [True, True, True], False)  # IG
+            + _wemath("p5", [False, True], False))  # IK
+    w = M.summarize(recs, metric="wemath")["wemath"]
+    assert (w["IK"], w["IG"], w["CM_strict"], w["CM_loose"]) == (20.0, 20.0, 20.0, 40.0)
+    # RM rates: strict 2/(1+2), loose 1/(2+1); score strict (5 - .5 - 2 - 1)/5, loose (5-.5-1-1)/5
+    assert (w["RM_strict"], w["RM_loose"], w["score_strict"], w["score_loose"]) == pytest.approx(
+        (200 / 3, 100 / 3, 30.0, 50.0), abs=1e-3)
+
+
+def test_wemath_one_step_problems_are_ignored():
+    recs = _wemath("p1", [True, True], True) + [rec("solo", 0, "incorrect", problem_id="p9",
+                                                        step="1step")]
+    assert M.summarize(recs, metric="wemath")["wemath"]["n_problems"] == 1
+
+
+def test_summary_follows_contract_keys():
+    s = M.summarize([rec("a", 0, "correct")])
+    assert {"n_items", "n_samples", "primary", "metrics", "categories", "status_counts",
+            "truncation_rate", "judge_failures"} <= set(s)
+
+
+def test_wilson_ci_used_for_single_sample_runs():
+    m = M.summarize([rec("a", 0, "correct"), rec("b", 0, "incorrect")])["metrics"]["pass@1"]
+    low, high = M.wilson_interval(1, 2)
+    assert (m["ci_method"], m["ci_low"], m["ci_high"]) == ("wilson", round(100 * low, 4),
+                                                           round(100 * high, 4))
