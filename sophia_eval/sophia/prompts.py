@@ -1,0 +1,108 @@
+"""The two SOPHIA sampling prompts, and the training prompt (the ORIGINAL question and image).
+
+- Caption prompt (to the policy VLM): the image(s) only, the question withheld, so the caption
+  cannot smuggle in the answer; asks for a complete description of everything a solver might need.
+- Reasoning prompt (to the text-only reasoner LLM): the description and the question; the reasoner
+  is told to reason as if it could see the figure itself, and a one-shot example shows what that
+  looks like (visual operations such as "looking back at the figure"), ending in \\boxed{}.
+- Training prompt: built by `sophia_eval.prompts.build_messages`, the same function the harness
+  evaluates with, so the policy is trained on the prompt it will be tested on.
+
+The wording is ours (the paper released no prompts). Changing any text here changes
+`PROMPT_VERSION`, which is recorded with every sample.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sophia_eval.sample import Sample
+
+CAPTION_PROMPT = (
+    "Describe the image in complete detail, as if for a reader who cannot see it and must solve "
+    "a problem about it later without knowing the problem. Cover everything present:\n"
+    "- all text, numbers, symbols, labels and formulas, transcribed exactly;\n"
+    "- diagrams: every node and every edge or arrow, with labels and directions;\n"
+    "- charts (bar, line, scatter, pie): axes, scales, ticks, legends, and the values of each series;\n"
+    "- geometric figures: points, segments, angles, lengths, marks of equality, parallel or "
+    "perpendicular lines, and how the shapes are positioned relative to one another;\n"
+    "- tables, scenes, objects and people: what they are, how many, and where they are.\n"
+    "Be precise and exhaustive; do not guess values that are not shown, and do not solve anything."
+)
+
+_ONE_SHOT = (
+    "Example.\n"
+    "Figure description: A right triangle ABC with the right angle at C. Side AC is labelled 6 "
+    "and side BC is labelled 8. A point M is marked on AB with tick marks showing AM = MB.\n"
+    "Question: What is the length of CM?\n"
+    "Solution: Looking at the figure, the right angle sits at C, so AB is the hypotenuse. "
+    "Reading the labels again: AC = 6 and BC = 8, hence AB = sqrt(6^2 + 8^2) = 10. The tick "
+    "marks on AB show that M is its midpoint. Glancing back at the figure, CM joins the "
+    "right-angle vertex to the midpoint of the hypotenuse, and in a right triangle that median "
+    "equals half the hypotenuse. Checking: 10 / 2 = 5, consistent with the drawing, where CM "
+    "looks shorter than BC. The answer is \\boxed{5}.\n"
+)
+
+REASONING_TEMPLATE = (
+    "You will solve a problem about an image. You cannot see the image directly; instead you are "
+    "given a detailed description of it. Reason as if you were looking at the image yourself: "
+    "refer to what you see in the figure, look back at it when you need a detail, and verify your "
+    "reading of it. Never mention that you were given a description. Think step by step and end "
+    "with the final answer in \\boxed{{}}.\n\n"
+    "{example}\n"
+    "Now the real problem.\n"
+    "Figure description: {caption}\n"
+    "Question: {question}\n"
+    "Solution:"
+)
+
+PROMPT_VERSION = hashlib.sha256((CAPTION_PROMPT + REASONING_TEMPLATE + _ONE_SHOT).encode()).hexdigest()[:12]
+
+
+def caption_messages(sample: Sample) -> list[dict[str, Any]]:
+    """Chat for the policy: the item's image(s) and the caption instruction, never the question."""
+    if not sample.images:
+        raise ValueError(f"item {sample.id!r} ({sample.source}): a caption needs at least one image")
+    parts: list[dict[str, Any]] = [{"type": "image", "image": img} for img in sample.images]
+    parts.append({"type": "text", "text": CAPTION_PROMPT})
+    return [{"role": "user", "content": parts}]
+
+
+def _question_text(sample: Sample) -> str:
+    text = sample.question.strip()
+    if sample.hint:
+        text = f"{sample.hint.strip()}\n{text}"
+    if sample.options:
+        letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        text += "\n" + "\n".join(f"{letters[i]}. {opt}" for i, opt in enumerate(sample.options))
+    return text
+
+
+def reasoning_messages(sample: Sample, caption: str) -> list[dict[str, Any]]:
+    """Chat for the text reasoner: the caption stands in for the image."""
+    prompt = REASONING_TEMPLATE.format(example=_ONE_SHOT, caption=caption.strip(), question=_question_text(sample))
+    return [{"role": "user", "content": prompt}]
+
+
+def is_slow_thinking(trajectory: str) -> bool:
+    """R1-style trajectory (`<think>...</think>` then a summary): trained under the slow-thinking
+    system prompt, as in the paper."""
+    return "</think>" in trajectory
+
+
+def training_messages(sample: Sample, trajectory: str | None, *, system_prompt: str = "auto") -> list[dict[str, Any]]:
+    """Original question + image(s) (harness prompt), then the trajectory as the assistant turn.
+
+    `trajectory=None` gives the prompt alone (for generation). `system_prompt`: `auto` picks the
+    slow-thinking prompt for `<think>` trajectories and the model default otherwise.
+    """
+    from sophia_eval import prompts as harness_prompts
+
+    slow = system_prompt == "slow_thinking" or (
+        system_prompt == "auto" and trajectory is not None and is_slow_thinking(trajectory))
+    system = harness_prompts.SYSTEM_PROMPTS["sophia_slow_thinking"] if slow else None
+    messages = list(harness_prompts.build_messages(sample, system_prompt=system))
+    if trajectory is not None:
+        messages.append({"role": "assistant", "content": trajectory})
+    return messages
