@@ -1,0 +1,505 @@
+"""`run(config) -> run dir`: samples -> prompts -> generator (batched) -> verify -> records -> summary.
+
+Generation and scoring meet at the record: every batch is verified with one warm `VerifierPool`
+and appended to `samples.jsonl` through `RunStore` before the next batch starts, so a crash loses
+at most the batch in flight. Re-running the same config resumes: (item, sample) pairs already
+recorded are skipped; pairs whose only record is a backend `error` are generated again (the
+newest record wins and the file is compacted when the run completes, so it never holds
+duplicates). Each record carries its gold answer and verifier metadata, so re-scoring
+(`rescore`) and leaderboards read only the run directory.
+
+Backend failures never become wrong answers: a failed prompt is recorded with status `error`
+(correct = null) and counted in the summary; if `max_consecutive_failures` batches fail in a row
+the run stops with `HarnessError` (records kept; rerun to resume).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from sophia_eval import metrics
+from sophia_eval.backends.base import Completion, GenerationConfig, Generator
+from sophia_eval.protocols import Protocol, get_protocol
+from sophia_eval.sample import Sample
+from sophia_eval.store import RunStore, config_hash
+
+TIMING_FIELDS = ("latency_s", "verify_elapsed_s")
+"""Record fields that measure time; they differ between otherwise identical runs."""
+
+
+class HarnessError(RuntimeError):
+    """A run cannot start or cannot go on (bad shard spec, backend failing, inconsistent shards)."""
+
+
+@dataclass(frozen=True)
+class BenchmarkInfo:
+    """What the harness needs to know about a benchmark (taken from the registry spec)."""
+
+    name: str
+    split: str | None = None
+    version: str | None = None
+    data_hash: str | None = None
+    metric: str = "accuracy"
+    """`accuracy`, `dynamath` or `wemath` (see `metrics.summarize`)."""
+    breakdown: tuple[str, ...] = ()
+    extraction: str | None = None
+    prompt_template: str | None = None
+    judge: str = "none"
+
+    def to_config(self) -> dict[str, Any]:
+        return {"name": self.name, "split": self.split, "version": self.version, "data_hash": self.data_hash}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One model on one benchmark under one protocol."""
+
+    benchmark: str
+    """Registry reference `name` or `name:split`."""
+    model: str
+    """Model id or local path (for the openai backend: the served model name)."""
+    backend: str = "transformers"
+    """`transformers`, `vllm` or `openai`."""
+    protocol: Protocol = field(default_factory=lambda: get_protocol("sophia"))
+    """Decoding/prompting settings (recorded in full)."""
+    backend_options: Mapping[str, Any] = field(default_factory=dict)
+    """Extra keyword arguments for `make_generator` (base_url, dtype, tensor_parallel_size, ...)."""
+    limit: int | None = None
+    """Evaluate only the first `limit` items (after the loader's order)."""
+    item_ids: tuple[str, ...] | None = None
+    """Evaluate only these item ids (in this order), e.g. a fixed demo slice."""
+    data_dir: str | None = None
+    out: str | None = None
+    """Run directory; default `runs/<benchmark>__<model-slug>__<config-hash>`."""
+    shard: tuple[int, int] | None = None
+    """(I, N): evaluate items whose position p has p % N == I; merge the N runs with `merge`."""
+    batch_size: int = 8
+    """Conversations per generate call (each yields `protocol.n` samples)."""
+    verify_workers: int | None = None
+    """Verifier worker processes (None: the verifier's default)."""
+    verify_timeout: float = 2.0
+    judge: Any = None
+    """A `sophia_eval.judge.JudgeConfig`, or None: no LLM judge (an explicit choice, recorded)."""
+    max_consecutive_failures: int = 3
+
+    def __post_init__(self) -> None:
+        if not self.benchmark:
+            raise ValueError("RunConfig.benchmark is empty; pass a registry name such as mathvision")
+        if not self.model:
+            raise ValueError("RunConfig.model is empty; pass a model id or local path")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit must be >= 1 item, got {self.limit}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.shard is not None:
+            index, count = self.shard
+            if not (count >= 1 and 0 <= index < count):
+                raise ValueError(f"shard must be I/N with 0 <= I < N, got {index}/{count}")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`"I/N"` -> (I, N), with a clear error."""
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not m or not int(m.group(1)) < int(m.group(2)):
+        raise HarnessError(f"--shard {text!r}: expected I/N with 0 <= I < N, e.g. 0/4")
+    return int(m.group(1)), int(m.group(2))
+
+
+def model_slug(model: str) -> str:
+    name = model.rstrip("/").split("/")[-1] if "/" in model else model
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "model"
+
+
+def benchmark_info(reference: str) -> BenchmarkInfo:
+    """Registry spec for `name` or `name:split` -> BenchmarkInfo (unknown names raise listing known)."""
+    from sophia_eval import registry
+
+    name, _, split = reference.partition(":")
+    spec = registry.get_benchmark(name)
+    return BenchmarkInfo(
+        name=spec.name,
+        split=split or spec.default_split,
+        version=str(getattr(spec, "version", None)) if getattr(spec, "version", None) is not None else None,
+        data_hash=getattr(spec, "data_hash", None) if isinstance(getattr(spec, "data_hash", None), str) else None,
+        metric=getattr(spec, "metric", "accuracy") or "accuracy",
+        breakdown=tuple(getattr(spec, "breakdown", ()) or ()),
+        extraction=getattr(spec, "extraction", None),
+        prompt_template=getattr(spec, "prompt_template", None),
+        judge=getattr(spec, "judge", "none") or "none",
+    )
+
+
+def select_items(samples: Sequence[Sample], config: RunConfig) -> list[Sample]:
+    """Apply `item_ids`, then `shard`, keeping loader order."""
+    chosen = list(samples)
+    if config.item_ids is not None:
+        by_id = {s.id: s for s in chosen}
+        missing = [i for i in config.item_ids if i not in by_id]
+        if missing:
+            raise HarnessError(f"{config.benchmark}: item ids {missing[:5]} not found in the loaded data")
+        chosen = [by_id[i] for i in config.item_ids]
+    if config.shard is not None:
+        index, count = config.shard
+        chosen = [s for pos, s in enumerate(chosen) if pos % count == index]
+    return chosen
+
+
+def run_config_record(config: RunConfig, bench: BenchmarkInfo) -> dict[str, Any]:
+    """The `config` block of run.json: everything that defines the run (hashed)."""
+    p = config.protocol
+    return {
+        "benchmark": bench.to_config(),
+        "model": {"name": config.model, "slug": model_slug(config.model), "options": dict(config.backend_options)},
+        "backend": config.backend,
+        "generation": {
+            "n": p.n, "temperature": p.temperature, "top_p": p.top_p,
+            "max_new_tokens": p.max_new_tokens, "seed": p.seed,
+        },
+        "protocol": p.to_dict(),
+        "prompt_template": p.prompt_template or bench.prompt_template,
+        "system_prompt": p.system_prompt,
+        "use_hint": p.use_hint,
+        "judge": config.judge.to_config() if config.judge is not None else None,
+        "limit": config.limit,
+        "item_ids": list(config.item_ids) if config.item_ids is not None else None,
+        "shard": list(config.shard) if config.shard is not None else None,
+    }
+
+
+def default_out(config: RunConfig, bench: BenchmarkInfo, cfg: Mapping[str, Any]) -> Path:
+    return Path("runs") / f"{bench.name}__{model_slug(config.model)}__{config_hash(cfg)}"
+
+
+# -- records ----------------------------------------------------------------------------------
+
+
+def base_record(sample: Sample, index: int, prompt_hash: str, comp: Completion, policy: str | None) -> dict[str, Any]:
+    kwargs = sample.verify_kwargs()
+    if kwargs.get("policy") is None:
+        kwargs["policy"] = policy
+    return {
+        "item_id": sample.id,
+        "sample_index": index,
+        "prompt_hash": prompt_hash,
+        "response": comp.text,
+        "finish_reason": comp.finish_reason,
+        "prompt_tokens": comp.prompt_tokens,
+        "completion_tokens": comp.completion_tokens,
+        "latency_s": comp.latency_s,
+        "error": comp.error,
+        "gold": sample.answer,
+        "verify_kwargs": kwargs,
+        "categories": dict(sample.categories),
+    }
+
+
+def _verify_request(record: Mapping[str, Any]) -> dict[str, Any]:
+    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in (record.get("verify_kwargs") or {}).items()}
+    return {"gold": str(record["gold"]), "pred": record.get("response") or "", **kwargs}
+
+
+def score_records(records: list[dict[str, Any]], pool: Any, judge: Any = None) -> list[dict[str, Any]]:
+    """Fill verdict fields of `records` in place; backend errors are marked, never verified."""
+    todo = []
+    for r in records:
+        if r.get("finish_reason") == "error" or r.get("error") is not None:
+            r.update(extracted=None, status="error", correct=None, method="backend",
+                     reason=str(r.get("error") or "backend error"), verifier_version=None)
+        elif r.get("gold") is None:
+            r.update(extracted=None, status="bad_gold", correct=None, method="record",
+                     reason="record has no gold answer", verifier_version=None)
+        else:
+            todo.append(r)
+    if todo:
+        verdicts = pool.verify_many([_verify_request(r) for r in todo])
+        for r, v in zip(todo, verdicts):
+            scored = v.status in metrics.SCORED_STATUSES
+            r.update(extracted=v.extracted, status=v.status, correct=v.correct if scored else None,
+                     method=v.method, reason=v.reason, verifier_version=v.verifier_version,
+                     verify_elapsed_s=v.elapsed_s)
+    if judge is not None:
+        judge.apply(records, pool)
+    return records
+
+
+def latest_records(store: RunStore) -> dict[tuple[str, int], dict[str, Any]]:
+    """One record per (item, sample): the newest (a retried error is superseded)."""
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for r in store.records():
+        out[(str(r["item_id"]), int(r["sample_index"]))] = r
+    return out
+
+
+def summarize_run(records: Sequence[Mapping[str, Any]], bench_meta: Mapping[str, Any]) -> dict[str, Any]:
+    return metrics.summarize(
+        records,
+        metric=bench_meta.get("metric", "accuracy"),
+        breakdown=bench_meta.get("breakdown", ()),
+    )
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+def run(
+    config: RunConfig,
+    *,
+    generator: Generator | None = None,
+    samples: Sequence[Sample] | None = None,
+    bench: BenchmarkInfo | None = None,
+    progress: bool = True,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Evaluate `config.model` on `config.benchmark`; return the run directory.
+
+    `generator`, `samples` and `bench` may be injected (tests, SOPHIA sampling, custom data);
+    otherwise they come from `make_generator`, `load_samples` and the registry.
+    """
+    from sophia_eval.verify import VERIFIER_VERSION, VerifierPool
+    from sophia_eval import prompts
+
+    bench = bench or benchmark_info(config.benchmark)
+    if samples is None:
+        from sophia_eval.data import load_samples
+
+        samples = load_samples(bench.name, split=bench.split, data_dir=config.data_dir, limit=config.limit)
+    elif config.limit is not None:
+        samples = list(samples)[: config.limit]
+    if not samples:
+        raise HarnessError(f"{config.benchmark}: no items loaded (check --data-dir, --limit and the split)")
+    ids = [s.id for s in samples]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise HarnessError(f"{config.benchmark}: item id {dup!r} occurs more than once in the loaded data")
+    chosen = select_items(samples, config)
+    cfg = run_config_record(config, bench)
+    out = Path(config.out) if config.out else default_out(config, bench, cfg)
+    p = config.protocol
+    template = cfg["prompt_template"]
+    conversations = [
+        prompts.build_messages(s, template=template, system_prompt=p.system_prompt, use_hint=p.use_hint)
+        for s in chosen
+    ]
+    hashes = [prompts.prompt_hash(c) for c in conversations]
+    gen_cfg = p.generation_config()
+
+    if generator is None:
+        from sophia_eval.backends import make_generator
+
+        generator = make_generator(config.backend, config.model, **dict(config.backend_options))
+    meta = {
+        "config": cfg,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "sophia_eval_version": _package_version(),
+        "git_sha": _git_sha(),
+        "verifier_version": VERIFIER_VERSION,
+        "model_info": _describe(generator),
+        "benchmark_meta": {"metric": bench.metric, "breakdown": list(bench.breakdown), "judge": bench.judge},
+        "expected_items": [s.id for s in chosen],
+        "status": "running",
+    }
+    store = RunStore.create_or_resume(out, meta)
+    store.update_meta(status="running", model_info=meta["model_info"])
+    existing = latest_records(store)
+    done = {k for k, r in existing.items() if r.get("status") != "error"}
+
+    pending = [
+        (s, conv, h, [j for j in range(p.n) if (s.id, j) not in done])
+        for s, conv, h in zip(chosen, conversations, hashes)
+    ]
+    pending = [t for t in pending if t[3]]
+    judge = _make_judge(config, bench)
+    total = sum(len(t[3]) for t in pending)
+    with VerifierPool(config.verify_workers, config.verify_timeout) as pool, _Progress(
+        f"{bench.name} · {model_slug(config.model)}", total, enabled=progress
+    ) as bar:
+        failures = 0
+        for start in range(0, len(pending), config.batch_size):
+            batch = pending[start : start + config.batch_size]
+            comps, failed = _generate(generator, [t[1] for t in batch], gen_cfg)
+            failures = failures + 1 if failed else 0
+            records = []
+            for (s, _, h, wanted), outs in zip(batch, comps):
+                for j in wanted:
+                    records.append(base_record(s, j, h, outs[j], bench.extraction))
+            store.append(score_records(records, pool, judge))
+            bar.advance(len(records), sum(r.get("completion_tokens") or 0 for r in records))
+            if on_batch is not None:
+                on_batch(start // config.batch_size, len(records))
+            if failures >= config.max_consecutive_failures:
+                raise HarnessError(
+                    f"backend {config.backend} failed on {failures} batches in a row (last error: "
+                    f"{records[-1].get('error')}); records so far are kept in {out}: fix the backend "
+                    "and rerun the same command to resume"
+                )
+    finalize(store)
+    return out
+
+
+def finalize(store: RunStore) -> dict[str, Any]:
+    """Compact records (newest per key, expected order), summarise, mark complete if nothing is missing."""
+    meta = store.meta
+    latest = latest_records(store)
+    order = {item: pos for pos, item in enumerate(meta.get("expected_items") or [])}
+    records = sorted(latest.values(), key=lambda r: (order.get(str(r["item_id"]), len(order)), int(r["sample_index"])))
+    if len(records) != sum(1 for _ in store.records()):
+        store.replace_records(records)
+    summary = summarize_run(records, meta.get("benchmark_meta") or {})
+    n = int((meta.get("config") or {}).get("generation", {}).get("n", 1))
+    missing = [i for i in order for j in range(n) if (i, j) not in latest]
+    store.update_meta(summary=summary, status="complete" if not missing else "running")
+    return summary
+
+
+def rescore(
+    run_dir: str | Path, *, workers: int | None = None, timeout: float = 2.0, judge: Any = None,
+    chunk: int = 1024, progress: bool = True,
+) -> dict[str, Any]:
+    """Re-verify every record of a run with the current verifier (and judge); rewrite and re-summarise."""
+    from sophia_eval.verify import VERIFIER_VERSION, VerifierPool
+
+    store = RunStore.open(run_dir)
+    records = list(latest_records(store).values())
+    with VerifierPool(workers, timeout) as pool, _Progress(f"re-scoring {Path(run_dir).name}", len(records), enabled=progress) as bar:
+        for start in range(0, len(records), chunk):
+            part = records[start : start + chunk]
+            score_records(part, pool, judge)
+            bar.advance(len(part), 0)
+    store.replace_records(records)
+    store.update_meta(verifier_version=VERIFIER_VERSION, rescored_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    return finalize(store)
+
+
+def merge(shard_dirs: Sequence[str | Path], out: str | Path) -> Path:
+    """Combine the runs of `--shard 0/N` ... `--shard N-1/N` into one run with one summary.
+
+    Refuses shards of different configs, a missing or repeated shard, a duplicated (item, sample)
+    record, and any expected (item, sample) that no shard recorded.
+    """
+    stores = [RunStore.open(d) for d in shard_dirs]
+    metas = [s.meta for s in stores]
+    base = None
+    seen: dict[int, Path] = {}
+    counts = set()
+    for store, meta in zip(stores, metas):
+        cfg = dict(meta["config"])
+        shard = cfg.pop("shard", None)
+        if shard is None:
+            raise HarnessError(f"{store.run_file}: not a shard (config.shard is null); merge takes --shard runs")
+        index, count = int(shard[0]), int(shard[1])
+        counts.add(count)
+        if index in seen:
+            raise HarnessError(f"shard {index}/{count} given twice: {seen[index]} and {store.path}")
+        seen[index] = store.path
+        if base is None:
+            base = cfg
+        elif cfg != base:
+            diff = sorted(k for k in set(cfg) | set(base) if cfg.get(k) != base.get(k))
+            raise HarnessError(f"{store.run_file}: config differs from {stores[0].run_file} in {diff}; shards of one run must share every setting")
+    if len(counts) != 1:
+        raise HarnessError(f"shards disagree on N: {sorted(counts)}")
+    count = counts.pop()
+    absent = sorted(set(range(count)) - set(seen))
+    if absent:
+        raise HarnessError(f"missing shard(s) {[f'{i}/{count}' for i in absent]}; got {len(seen)} of {count}")
+    by_index = {int(m["config"]["shard"][0]): (s, m) for s, m in zip(stores, metas)}
+    expected_parts = [by_index[i][1].get("expected_items") or [] for i in range(count)]
+    total = sum(len(p) for p in expected_parts)
+    expected = [expected_parts[p % count][p // count] for p in range(total)]
+    records: dict[tuple[str, int], dict[str, Any]] = {}
+    owner: dict[tuple[str, int], Path] = {}
+    for i in range(count):
+        store = by_index[i][0]
+        for key, rec in latest_records(store).items():
+            if key in records:
+                raise HarnessError(f"item {key[0]} sample {key[1]} recorded by both {owner[key]} and {store.path}")
+            records[key], owner[key] = rec, store.path
+    n = int(base["generation"]["n"])
+    missing = [(item, j) for item in expected for j in range(n) if (item, j) not in records]
+    if missing:
+        raise HarnessError(f"{len(missing)} expected (item, sample) pairs have no record, e.g. {missing[:5]}; finish or resume those shards first")
+    meta = {k: v for k, v in metas[0].items() if k not in ("config", "config_hash", "summary", "schema_version")}
+    meta.update(config={**base, "shard": None}, expected_items=expected, merged_from=[str(s.path) for s in stores])
+    merged = RunStore.create_or_resume(out, meta)
+    merged.replace_records(records.values())
+    finalize(merged)
+    return Path(out)
+
+
+def _generate(generator: Generator, convs: list[Any], cfg: GenerationConfig) -> tuple[list[list[Completion]], bool]:
+    """Generate a batch; an exception becomes `error` completions for the whole batch."""
+    try:
+        outs = generator.generate(convs, cfg)
+        if len(outs) != len(convs) or any(len(o) != cfg.n for o in outs):
+            raise RuntimeError(f"backend returned {[len(o) for o in outs]} completions for {len(convs)} prompts x n={cfg.n}")
+        return outs, all(c.finish_reason == "error" for o in outs for c in o)
+    except Exception as exc:  # noqa: BLE001 - any backend failure is recorded, never scored
+        err = f"{type(exc).__name__}: {exc}"
+        return [[Completion(text="", finish_reason="error", error=err) for _ in range(cfg.n)] for _ in convs], True
+
+
+def _make_judge(config: RunConfig, bench: BenchmarkInfo) -> Any:
+    if config.judge is None:
+        return None
+    from sophia_eval.judge import Judge
+
+    return Judge(config.judge, required=bench.judge == "required")
+
+
+def _describe(generator: Generator) -> dict[str, Any]:
+    try:
+        return dict(generator.describe())
+    except Exception as exc:  # noqa: BLE001 - provenance must not stop a run
+        return {"describe_error": str(exc)}
+
+
+def _package_version() -> str:
+    from sophia_eval import __version__
+
+    return __version__
+
+
+def _git_sha() -> str | None:
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+class _Progress:
+    """Rich progress bar with samples/s, tokens/s and ETA (silent when disabled)."""
+
+    def __init__(self, title: str, total: int, *, enabled: bool):
+        self.title, self.total, self.enabled = title, total, enabled and total > 0
+        self.tokens, self.started = 0, time.perf_counter()
+
+    def __enter__(self) -> "_Progress":
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            )
+            self.progress.__enter__()
+            self.task = self.progress.add_task(self.title, total=self.total, rate="")
+        return self
+
+    def advance(self, samples: int, tokens: int) -> None:
+        if not self.enabled:
+            return
+        self.tokens += tokens
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        done = self.progress.tasks[0].completed + samples
+        self.progress.update(self.task, advance=samples, rate=f"{done / elapsed:.2f} samples/s · {self.tokens / elapsed:.1f} tok/s")
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.enabled:
+            self.progress.__exit__(*exc)
