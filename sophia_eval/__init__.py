@@ -8,6 +8,8 @@ from importlib.metadata import PackageNotFoundError, version as _pkg_version
 from sophia_eval.backends.base import Completion, GenerationConfig, Generator
 from sophia_eval.sample import Sample
 from sophia_eval.store import RunStore, RunStoreError
+from sophia_eval.reward import OutcomeReward
+from sophia_eval.verify import VerifierPool, Verdict, check_gold, extract_answer, verify, verify_many
 
 try:
     __version__ = _pkg_version("sophia-eval")
@@ -22,4 +24,11 @@ __all__ = [
     "RunStore",
     "RunStoreError",
     "Sample",
+    "OutcomeReward",
+    "Verdict",
+    "VerifierPool",
+    "check_gold",
+    "extract_answer",
+    "verify",
+    "verify_many",
 ]

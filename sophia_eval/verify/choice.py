@@ -1,0 +1,87 @@
+"""Multiple choice: letters in their common forms, option text, or the option's value."""
+
+from __future__ import annotations
+
+import re
+
+from sophia_eval.verify.normalize import basic, compact, normalize, strip_text_wrappers
+from sophia_eval.verify.numbers import parse_number
+
+_LETTER_LIST_RE = re.compile(r"^\(?([A-Z])\)?(?:\s*(?:,|;|、|/|&|\band\b|\bor\b|和|或)?\s*\(?([A-Z])\)?)*$")
+_LEADING_LETTER_RE = re.compile(r"^(?:option|choice|answer|选项)?\s*[(\[]?([A-Z])(?:[)\].:：]|\s*$|\s+[-–:]|\s)", re.IGNORECASE)
+_NAMED_LETTER_RE = re.compile(r"\b(?:option|choice)s?\s*[(\[]?([A-Z])\b[)\]]?", re.IGNORECASE)
+_OPTION_PREFIX_RE = re.compile(r"^\s*\(?[A-Z]\s*[).:：]\s*")
+_HEDGE_RE = re.compile(r"\b(?:or|and/or)\b|或")
+
+
+def gold_letters(gold: str, options: tuple[str, ...] | None) -> list[str] | None:
+    """Letters of a choice gold (`B`, `A, C`, `(D)`); option text maps to its letter; else None."""
+    g = strip_text_wrappers(basic(gold)).strip()
+    if _LETTER_LIST_RE.match(g):
+        return sorted(set(re.findall(r"[A-Z]", g)))
+    if options:
+        key = compact(normalize(g).text).lower()
+        for i, opt in enumerate(options):
+            if compact(normalize(_OPTION_PREFIX_RE.sub("", opt)).text).lower() == key:
+                return [chr(65 + i)]
+    return None
+
+
+def pred_letters(answer: str, options: tuple[str, ...] | None, *, multi: bool) -> list[str] | None:
+    """Letters the model chose, in order of appearance (duplicates removed), or None if none found."""
+    a = strip_text_wrappers(basic(answer)).strip().strip("*").strip()
+    if not a:
+        return None
+    n_opts = len(options) if options else 26
+    valid = {chr(65 + i) for i in range(max(n_opts, 1))}
+    if _LETTER_LIST_RE.match(a):
+        found = list(dict.fromkeys(re.findall(r"[A-Z]", a)))
+        return [x for x in found if x in valid] or None
+    if multi and re.fullmatch(r"[A-Z]{2,10}", a):  # "AC"
+        found = list(dict.fromkeys(a))
+        return found if set(found) <= valid else None
+    # option text or value before a leading letter: "Paris" or "5 cm" when options spell them out
+    by_text = _match_option_text(a, options)
+    if by_text:
+        return by_text
+    m = _LEADING_LETTER_RE.match(a)
+    if m and m.group(1).upper() in valid and (m.group(1).isupper() or a[:6].lower().startswith(("option", "choice"))):
+        letter = m.group(1).upper()
+        rest = a[m.end():]
+        # "A or B": a hedge names a second letter right after the first
+        more = re.match(r"\s*(?:or|and/or|或|/)\s*\(?([A-Z])\b", rest)
+        return [letter, more.group(1)] if more else [letter]
+    named = list(dict.fromkeys(x.upper() for x in _NAMED_LETTER_RE.findall(a)))
+    named = [x for x in named if x in valid]
+    return named or None
+
+
+def _match_option_text(answer: str, options: tuple[str, ...] | None) -> list[str] | None:
+    if not options or all(len(o.strip()) <= 1 for o in options):
+        return None  # options are bare letters (MathVision items whose choices are in the image)
+    key_norm = normalize(answer)
+    key = compact(key_norm.text).lower()
+    num = parse_number(key_norm.text)
+    hits: list[str] = []
+    for i, opt in enumerate(options):
+        o = normalize(_OPTION_PREFIX_RE.sub("", opt))
+        if compact(o.text).lower() == key:
+            hits.append(chr(65 + i))
+            continue
+        on = parse_number(o.text)
+        if num is not None and on is not None and on.value == num.value:
+            hits.append(chr(65 + i))
+    return hits if len(hits) == 1 else None
+
+
+def choice_match(gold: list[str], pred: list[str] | None, *, multi: bool) -> tuple[str, str]:
+    """(status, reason) for letter sets; several letters for a single-answer item never pay."""
+    if not pred:
+        return "no_answer", "no option letter found"
+    if multi:
+        ok = sorted(set(pred)) == gold
+        return ("correct" if ok else "incorrect"), f"chose {','.join(pred)}; gold {','.join(gold)}"
+    if len(pred) > 1:
+        return "incorrect", f"several options chosen ({', '.join(pred)}) for a single-answer item"
+    ok = pred == gold
+    return ("correct" if ok else "incorrect"), f"chose {pred[0]}; gold {gold[0]}"

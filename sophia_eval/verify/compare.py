@@ -1,0 +1,207 @@
+"""Structured comparison of a normalised gold and prediction: lists, sets, intervals, matrices.
+
+Pure Python. Scalar elements go number -> string -> sympy; the sympy step raises `NeedsSymbolic`
+when the caller runs without it (the fast in-process pass), so the check can move to a worker.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from sophia_eval.verify.normalize import (
+    Normalized, compact, expand_pm, split_top_level, strip_assignment, strip_text_wrappers,
+)
+from sophia_eval.verify.numbers import Num, numbers_match, parse_number
+from sophia_eval.verify.types import MAX_ANSWER_CHARS, Request
+
+
+class NeedsSymbolic(Exception):
+    """Raised in the fast pass when only sympy can decide."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    method: str
+    reason: str = ""
+
+
+_MATRIX_RE = re.compile(r"^\\begin\{([pbvBV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$", re.DOTALL)
+_SET_RE = re.compile(r"^\\\{(.*)\\\}$", re.DOTALL)
+_MULTI_SEPS = (",", ";", "\\text{ or }", "\\text{or}", " or ", "\\text{ and }", "\\text{and}", " and ")
+_INF_RE = re.compile(r"^([+-]?)\s*(?:\\infty|inf|infinity)$")
+_WORDS_RE = re.compile(r"^[A-Za-z][A-Za-z '\-]*$")
+
+
+class Comparator:
+    """Compares one gold with one prediction under one request's metadata."""
+
+    def __init__(self, req: Request, *, symbolic: bool) -> None:
+        self.req = req
+        self.symbolic = symbolic
+
+    # ---- entry -------------------------------------------------------------------------
+    def compare(self, gold: Normalized, pred: Normalized) -> Outcome:
+        g, p = gold.text, pred.text
+        if compact(g) == compact(p) and (gold.percent == pred.percent or not pred.percent):
+            return Outcome("correct", "string")
+        if len(g) > MAX_ANSWER_CHARS or len(p) > MAX_ANSWER_CHARS:
+            return Outcome("incorrect", "string", "answer too long for structured comparison")
+        if gold.percent or self.req.answer_type == "percent":
+            return self._percent(g, p, pred.percent)
+        if pred.percent:  # "25%" against gold 25 (unit) or gold 0.25 (same quantity)
+            ok = self._scalar(g, p, 0) or self._number_scaled(g, p, Fraction(1, 100))
+            return Outcome("correct" if ok else "incorrect", "percent")
+        return self._structured(g, p)
+
+    # ---- composite forms ---------------------------------------------------------------
+    def _structured(self, g: str, p: str) -> Outcome:
+        gm, pm = _MATRIX_RE.match(g), _MATRIX_RE.match(p)
+        if gm or self.req.answer_type == "matrix":
+            if not (gm and pm):
+                return Outcome("incorrect", "matrix", "prediction is not a matrix")
+            return self._matrix(gm.group(2), pm.group(2))
+        gs = _SET_RE.match(g)
+        if gs:
+            ps = _SET_RE.match(p)
+            if not ps:
+                return Outcome("incorrect", "set", "prediction is not a set")
+            return self._unordered(split_top_level(gs.group(1)), split_top_level(ps.group(1)), "set")
+        if "\\cup" in g:
+            return self._unordered(g.split("\\cup"), p.split("\\cup"), "union")
+        if _bracketed(g) and len(split_top_level(g[1:-1])) > 1:
+            return self._sequence(g, p)
+        if self.req.answer_type == "equation" or (g.count("=") == 1 and p.count("=") == 1):
+            ok = self._scalar(g, p, 0)
+            if ok:
+                return Outcome("correct", "equation")
+        gold_parts = _split_multi(g)
+        if len(gold_parts) > 1 or self.req.multiple or "\\pm" in g:
+            pred_parts = _split_multi(p)
+            if len(gold_parts) > 1 or len(pred_parts) > 1 or "\\pm" in g:
+                return self._unordered(gold_parts, pred_parts, "multiple")
+        gs2, ps2 = strip_assignment(g), strip_assignment(p)
+        if "\\pm" in ps2 or len(_split_multi(ps2, thousands=True)) > 1:
+            return Outcome("incorrect", "hedge", "several answers given for a single-answer item")
+        ok = self._scalar(gs2, ps2, 0)
+        return Outcome("correct" if ok else "incorrect", self._last_method)
+
+    def _sequence(self, g: str, p: str) -> Outcome:
+        """Ordered tuples and intervals: bracket types must match, elements compared in order."""
+        if not _bracketed(p):
+            return Outcome("incorrect", "tuple", "prediction is not a tuple or interval")
+        kind = "interval" if (g[0], g[-1]) != ("(", ")") or self.req.answer_type == "interval" else "tuple"
+        if (g[0], g[-1]) != (p[0], p[-1]):
+            return Outcome("incorrect", kind, f"brackets {g[0]}{g[-1]} vs {p[0]}{p[-1]}")
+        ge, pe = split_top_level(g[1:-1]), split_top_level(p[1:-1])
+        if len(ge) != len(pe):
+            return Outcome("incorrect", kind, f"{len(pe)} elements, expected {len(ge)}")
+        ok = all(self._scalar(a, b, i) for i, (a, b) in enumerate(zip(ge, pe)))
+        return Outcome("correct" if ok else "incorrect", kind)
+
+    def _unordered(self, gold_parts: list[str], pred_parts: list[str], kind: str) -> Outcome:
+        ge = expand_pm([strip_assignment(x.strip()) for x in gold_parts if x.strip()])
+        pe = expand_pm([strip_assignment(x.strip()) for x in pred_parts if x.strip()])
+        if len(ge) != len(pe):
+            return Outcome("incorrect", kind, f"{len(pe)} answers, expected {len(ge)}")
+        if len(ge) > 64:
+            return Outcome("incorrect", kind, "more than 64 answers")
+        remaining = list(range(len(pe)))
+        for i, a in enumerate(ge):
+            hit = next((j for j in remaining if self._element(a, pe[j], i)), None)
+            if hit is None:
+                return Outcome("incorrect", kind, f"no match for gold element {a[:40]!r}")
+            remaining.remove(hit)
+        return Outcome("correct", kind)
+
+    def _element(self, a: str, b: str, i: int) -> bool:
+        if _bracketed(a) and len(split_top_level(a[1:-1])) > 1:
+            return self._sequence(a, b).status == "correct"
+        return self._scalar(a, b, i)
+
+    def _matrix(self, g: str, p: str) -> Outcome:
+        grows = [r for r in re.split(r"\\\\", g) if r.strip()]
+        prows = [r for r in re.split(r"\\\\", p) if r.strip()]
+        gcells = [[c.strip() for c in r.split("&")] for r in grows]
+        pcells = [[c.strip() for c in r.split("&")] for r in prows]
+        if [len(r) for r in gcells] != [len(r) for r in pcells]:
+            return Outcome("incorrect", "matrix", "shapes differ")
+        ok = all(self._scalar(a, b, 0) for ra, rb in zip(gcells, pcells) for a, b in zip(ra, rb))
+        return Outcome("correct" if ok else "incorrect", "matrix")
+
+    def _percent(self, g: str, p: str, pred_has_percent: bool) -> Outcome:
+        """Gold is a percent: `25%`, `25` and `0.25` all name it; nothing else is rescaled."""
+        ok = self._scalar(g, p, 0) or (not pred_has_percent and self._number_scaled(g, p, Fraction(1, 100)))
+        return Outcome("correct" if ok else "incorrect", "percent")
+
+    def _number_scaled(self, g: str, p: str, factor: Fraction) -> bool:
+        gn, pn = parse_number(g), parse_number(p)
+        return bool(gn and pn and gn.value * factor == pn.value)
+
+    # ---- scalars -----------------------------------------------------------------------
+    _last_method = "string"
+
+    def _tol(self, i: int) -> float | None:
+        tol = self.req.tolerance
+        if not tol:
+            return None
+        return tol[i] if i < len(tol) else tol[-1]
+
+    def _scalar(self, g: str, p: str, i: int) -> bool:
+        g, p = g.strip(), p.strip()
+        if compact(g) == compact(p):
+            self._last_method = "string"
+            return True
+        gi, pi_ = _INF_RE.match(compact(g)), _INF_RE.match(compact(p))
+        if gi or pi_:
+            self._last_method = "infinity"
+            return bool(gi and pi_ and (gi.group(1) == "-") == (pi_.group(1) == "-"))
+        gn, pn = parse_number(g), parse_number(p)
+        if gn is not None and pn is not None:
+            ok, self._last_method = numbers_match(
+                gn, pn, tolerance=self._tol(i), rel_tolerance=self.req.rel_tolerance,
+                precision=self.req.precision)
+            return ok
+        gt, pt = strip_text_wrappers(g), strip_text_wrappers(p)
+        if gt.lower() == pt.lower() and _WORDS_RE.match(gt):
+            self._last_method = "text"
+            return True
+        if (gn is not None or _WORDS_RE.match(gt)) and _WORDS_RE.match(pt) and len(pt) > 1:
+            self._last_method = "text"  # a word never equals a number; two different words differ
+            return False
+        if _WORDS_RE.match(gt) and " " in gt:
+            self._last_method = "text"
+            return False
+        if not self.symbolic:
+            raise NeedsSymbolic
+        return self._sympy(g, p, i, gn)
+
+    def _sympy(self, g: str, p: str, i: int, gn: Num | None) -> bool:
+        from sophia_eval.verify.symbolic import SymbolicError, exprs_equal, to_sympy
+
+        self._last_method = "symbolic"
+        try:
+            ge = to_sympy(g)
+        except SymbolicError:
+            self._last_method = "string"  # gold is not maths: exact text was the only chance
+            return False
+        try:
+            pe = to_sympy(p)
+        except SymbolicError:
+            return False
+        ok, self._last_method = exprs_equal(
+            ge, pe, tolerance=self._tol(i), rel_tolerance=self.req.rel_tolerance,
+            gold_places=gn.places if gn is not None else (self.req.precision))
+        return ok
+
+
+def _bracketed(s: str) -> bool:
+    return len(s) >= 2 and s[0] in "([" and s[-1] in ")]"
+
+
+def _split_multi(s: str, thousands: bool = False) -> list[str]:
+    if thousands and parse_number(s) is not None:
+        return [s]
+    return [x for x in split_top_level(s, _MULTI_SEPS) if x.strip()]

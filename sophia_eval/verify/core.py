@@ -1,0 +1,178 @@
+"""One check from request to verdict: extract -> normalise -> compare (no pool, no timing)."""
+
+from __future__ import annotations
+
+import re
+
+from sophia_eval.verify.choice import choice_match, gold_letters, pred_letters
+from sophia_eval.verify.compare import Comparator, NeedsSymbolic, Outcome, _split_multi
+from sophia_eval.verify.extract import ExtractionPolicy, extract_candidates, get_policy
+from sophia_eval.verify.normalize import balanced, compact, normalize, strip_text_wrappers
+from sophia_eval.verify.types import MAX_ANSWER_CHARS, Request, Verdict
+
+_BOOL = {"yes": True, "true": True, "correct": True, "是": True, "对": True,
+         "no": False, "false": False, "incorrect": False, "否": False, "不": False, "错": False}
+_RAW = ExtractionPolicy(name="raw", strip_think=False, boxed=False, answer_tags=False, phrases=(),
+                        whole_text_max_chars=0)
+
+
+def answer_kind(req: Request) -> str | None:
+    """The answer type the request implies: its own, or choice/boolean/percent inferred from gold."""
+    if req.answer_type:
+        return req.answer_type
+    g = strip_text_wrappers(normalize(req.gold).text)
+    if req.options and gold_letters(req.gold, req.options):
+        return "multi_choice" if len(gold_letters(req.gold, req.options) or []) > 1 else "choice"
+    if g.lower() in _BOOL:
+        return "boolean"
+    return None
+
+
+def gold_problem(req: Request) -> str | None:
+    """Why the gold answer cannot be used (pure-Python checks), or None."""
+    raw = req.gold
+    if not raw.strip():
+        return "gold answer is empty"
+    if len(raw) > MAX_ANSWER_CHARS:
+        return f"gold answer longer than {MAX_ANSWER_CHARS} characters"
+    if re.search(r"[\x00-\x08\x0b-\x1f\x7f]", raw):
+        return "gold answer contains control characters (e.g. a JSON \\f escape bug upstream)"
+    if not balanced(raw):
+        return "gold answer has unbalanced braces"
+    kind = answer_kind(req)
+    if kind in ("choice", "multi_choice") and not gold_letters(req.gold, req.options):
+        return f"answer_type {kind} but gold {raw[:40]!r} is neither option letter(s) nor an option's text"
+    if req.tolerance and len(req.tolerance) > 1:
+        n = len(_split_multi(normalize(raw, unit=req.unit).text))
+        if n != len(req.tolerance):
+            return f"{len(req.tolerance)} tolerances for {n} sub-answers"
+    return None
+
+
+def candidates(req: Request, kind: str | None) -> list[str]:
+    policy = _RAW if req.policy == "raw" else get_policy(
+        req.policy if req.policy is not None else ("choice" if kind in ("choice", "multi_choice") else None))
+    if policy is _RAW:
+        return [req.pred.strip()] if req.pred.strip() else []
+    return extract_candidates(req.pred, policy)
+
+
+def judge(req: Request, *, symbolic: bool) -> Verdict:
+    """The verdict for `req`; raises NeedsSymbolic when `symbolic` is False and sympy is needed."""
+    problem = gold_problem(req)
+    if problem:
+        return Verdict("bad_gold", False, method="gold", reason=problem)
+    kind = answer_kind(req)
+    cands = candidates(req, kind)
+    if not cands:
+        return Verdict("no_answer", False, reason="no answer found in the response")
+    gold_n = normalize(req.gold, unit=req.unit)
+
+    if kind in ("choice", "multi_choice"):
+        gl = gold_letters(req.gold, req.options) or []
+        multi = kind == "multi_choice" or len(gl) > 1
+        picks = [pred_letters(c, req.options, multi=multi) for c in cands]
+        chosen = list(dict.fromkeys(x for p in picks if p for x in p))
+        if not chosen and not multi and req.options:
+            # MathVision credits the option's value; fall back to a value comparison per option
+            chosen = _value_pick(req, cands[-1], symbolic)
+        status, reason = choice_match(gl, chosen or None, multi=multi)
+        return Verdict(status, status == "correct", extracted=cands[-1], gold_parsed=",".join(gl),
+                       pred_parsed=",".join(chosen), method="choice", reason=reason)
+
+    preds = [normalize(c, unit=req.unit) for c in cands]
+    distinct = list(dict.fromkeys(compact(p.text) for p in preds))
+    extracted = cands[-1]
+    if len(distinct) > 1:
+        n_gold = len(_split_multi(gold_n.text))
+        if n_gold > 1 and len(preds) == n_gold:  # one box per sub-answer
+            pred_n = normalize(", ".join(p.text for p in preds))
+            extracted = ", ".join(cands)
+        else:
+            return Verdict("incorrect", False, extracted=" | ".join(cands)[:MAX_ANSWER_CHARS],
+                           gold_parsed=gold_n.text, method="hedge",
+                           reason=f"{len(distinct)} different boxed answers for one gold answer")
+    else:
+        pred_n = preds[-1]
+
+    if kind == "boolean":
+        gb = _BOOL.get(strip_text_wrappers(gold_n.text).lower())
+        pb = _BOOL.get(strip_text_wrappers(pred_n.text).lower().rstrip("."))
+        ok = gb is not None and pb is not None and gb == pb
+        return Verdict("correct" if ok else "incorrect", ok, extracted=extracted, gold_parsed=gold_n.text,
+                       pred_parsed=pred_n.text, method="boolean")
+    if kind == "text":
+        ok = compact(strip_text_wrappers(gold_n.text)).lower() == compact(strip_text_wrappers(pred_n.text)).lower()
+        return Verdict("correct" if ok else "incorrect", ok, extracted=extracted, gold_parsed=gold_n.text,
+                       pred_parsed=pred_n.text, method="text")
+    if not balanced(pred_n.text):
+        return Verdict("incorrect", False, extracted=extracted[:MAX_ANSWER_CHARS], gold_parsed=gold_n.text,
+                       method="parse", reason="prediction has unbalanced braces")
+    out: Outcome = Comparator(req, symbolic=symbolic).compare(gold_n, pred_n)
+    return Verdict(out.status, out.status == "correct", extracted=extracted[:MAX_ANSWER_CHARS],
+                   gold_parsed=gold_n.text, pred_parsed=pred_n.text[:MAX_ANSWER_CHARS],
+                   method=out.method, reason=out.reason)
+
+
+def _value_pick(req: Request, answer: str, symbolic: bool) -> list[str]:
+    """Letters whose option equals the answer as maths (e.g. `\\frac{1}{2}` vs option `0.5`)."""
+    assert req.options is not None
+    if all(len(o.strip()) <= 1 for o in req.options):
+        return []
+    hits = []
+    pred_n = normalize(answer, unit=req.unit)
+    for i, opt in enumerate(req.options):
+        sub = Request(gold=re.sub(r"^\s*\(?[A-Z]\s*[).:]\s*", "", opt), pred=answer, unit=req.unit)
+        try:
+            out = Comparator(sub, symbolic=symbolic).compare(normalize(sub.gold, unit=req.unit), pred_n)
+        except NeedsSymbolic:
+            raise
+        except Exception:  # an unparsable option text is simply not a match
+            continue
+        if out.status == "correct":
+            hits.append(chr(65 + i))
+    return hits if len(hits) == 1 else []
+
+
+def check_gold_core(req: Request, *, symbolic: bool) -> str | None:
+    """None when the gold is usable; runs the gold against itself and, with sympy, parses it."""
+    problem = gold_problem(req)
+    if problem:
+        return problem
+    kind = answer_kind(req)
+    if kind in ("choice", "multi_choice", "boolean", "text"):
+        return None
+    g = normalize(req.gold, unit=req.unit).text
+    if not g:
+        return "gold answer is empty after normalisation"
+    from sophia_eval.verify.compare import _MATRIX_RE
+    from sophia_eval.verify.numbers import parse_number
+
+    if parse_number(g) is not None or re.fullmatch(r"[A-Za-z][A-Za-z '\-]*", strip_text_wrappers(g)):
+        return None
+    if _MATRIX_RE.match(g):
+        return None
+    if not symbolic:
+        raise NeedsSymbolic
+    from sophia_eval.verify.normalize import expand_pm, split_top_level, strip_assignment
+    from sophia_eval.verify.symbolic import SymbolicError, to_sympy
+
+    inner = g
+    if inner[:2] == "\\{" and inner[-2:] == "\\}":
+        inner = inner[2:-2]
+    elif inner[:1] in "([" and inner[-1:] in ")]":
+        inner = inner[1:-1]
+    for part in expand_pm([strip_assignment(x) for x in split_top_level(inner, (",", ";", "\\cup"))]):
+        part = part.strip()
+        if part[:1] in "([" and part[-1:] in ")]":
+            part = part[1:-1]
+        for sub in split_top_level(part):
+            if not sub.strip() or re.fullmatch(r"[+-]?\\infty", sub.strip()):
+                continue
+            try:
+                to_sympy(sub.strip())
+            except SymbolicError as exc:
+                if re.fullmatch(r"[A-Za-z][A-Za-z '\-.,]*", strip_text_wrappers(sub)):
+                    continue
+                return f"gold element {sub[:60]!r}: {exc}"
+    return None

@@ -1,0 +1,184 @@
+"""String normalisation of answers (pure Python): LaTeX noise, units, degrees, percent, assignments."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_CTRL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_SPACE_CMDS_RE = re.compile(r"\\[,;:! ]|\\q?quad\b|~|\\displaystyle|\\textstyle|\\limits")
+_LEFT_RIGHT_RE = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![a-zA-Z])\s*")
+_DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\circ\b|\\degree\b|\s*\bdegrees?\b|\^\s*\{\s*\\text\{\s*o\s*\}\s*\}")
+_PERCENT_RE = re.compile(r"\s*(?:\\%|%|\\text\{\s*percent\s*\}|\s\bpercent\b)\s*$")
+_TEXT_WRAP_RE = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mathit|mbox|operatorname|rm|bf)\s*\{([^{}]*)\}")
+_ASSIGN_LHS_RE = re.compile(r"^\s*(?:[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?'*|\\[a-zA-Z]+(?:_\{?[A-Za-z0-9]+\}?)?|[A-Za-z]\([A-Za-z0-9]*\))\s*$")
+_UNICODE = {
+    "−": "-", "–": "-", "—": "-", "×": "\\times ", "·": "\\cdot ", "÷": "/", "π": "\\pi ",
+    "∞": "\\infty ", "√": "\\sqrt", "≤": "\\leq ", "≥": "\\geq ", "≠": "\\neq ", "，": ",",
+    "（": "(", "）": ")", "：": ":", "∪": "\\cup ", "±": "\\pm ", "\u3000": " ", "\xa0": " ",
+}
+_CMD_ALIASES = (
+    (re.compile(r"\\[dt]frac"), r"\\frac"), (re.compile(r"\\le(?![a-zA-Z])"), r"\\leq"),
+    (re.compile(r"\\ge(?![a-zA-Z])"), r"\\geq"), (re.compile(r"\\ne(?![a-zA-Z])"), r"\\neq"),
+    (re.compile(r"\\(?:approx|simeq|sim|doteq)(?![a-zA-Z])"), "="), (re.compile(r"\\lbrace"), r"\\{"),
+    (re.compile(r"\\rbrace"), r"\\}"), (re.compile(r"\\mp(?![a-zA-Z])"), r"\\pm"),
+    (re.compile(r"\\(?:dots|ldots|cdots)(?![a-zA-Z])"), r"\\ldots"), (re.compile(r"\\varnothing|\\emptyset"), r"\\emptyset"),
+)
+# Units stripped from the end of numeric answers (whole words only). Not exhaustive by design:
+# benchmark units come from metadata; this list covers what models habitually append.
+_UNIT_WORDS = (
+    "cm", "mm", "km", "m", "dm", "in", "inch", "inches", "ft", "feet", "foot", "yd", "yards", "mi",
+    "miles", "cm^2", "m^2", "cm^3", "m^3", "kg", "g", "mg", "lb", "lbs", "pounds", "s", "sec",
+    "seconds", "min", "minutes", "h", "hr", "hours", "days", "weeks", "years", "units",
+    "square units", "sq units", "dollars", "cents", "euros", "degrees", "radians", "rad", "ml", "l",
+    "liters", "litres", "km/h", "m/s", "mph", "kmh", "people", "students", "ways", "times",
+)
+_UNIT_TAIL_RE = re.compile(
+    r"^(?P<num>.*?[\d}.])\s*(?:\\(?:text|mathrm|mbox)\s*\{\s*~?\s*[^{}]*\}\s*(?:\^\s*\{?\d\}?)?|\s(?:"
+    + "|".join(re.escape(u) for u in sorted(_UNIT_WORDS, key=len, reverse=True)) + r")\.?)$"
+)
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """A normalised answer and what the normaliser removed from it."""
+
+    text: str
+    percent: bool = False
+    degree: bool = False
+
+
+def basic(s: str) -> str:
+    """Remove formatting that never carries meaning (dollars, spacing, \\left, control chars)."""
+    s = _CTRL_RE.sub(" ", s)
+    for k, v in _UNICODE.items():
+        if k in s:
+            s = s.replace(k, v)
+    s = s.replace("$", "").replace("\\\\(", "").replace("\\\\)", "")
+    s = re.sub(r"^\\[\[(]|\\[\])]$", "", s.strip())
+    s = _SPACE_CMDS_RE.sub(" ", s)
+    s = _LEFT_RIGHT_RE.sub("", s)
+    for pat, rep in _CMD_ALIASES:
+        s = pat.sub(rep, s)
+    s = re.sub(r"\{,\}", ",", s)  # 1{,}000
+    s = re.sub(r"\s+", " ", s).strip()
+    return s.rstrip(".。").strip()
+
+
+def strip_text_wrappers(s: str) -> str:
+    """`\\text{Yes}` -> `Yes` (innermost first; a few passes cover nesting)."""
+    for _ in range(4):
+        new = _TEXT_WRAP_RE.sub(r"\1", s)
+        if new == s:
+            break
+        s = new
+    return s.strip()
+
+
+def strip_unit(s: str, unit: str | None) -> str:
+    """Drop the benchmark's unit (when given) and a trailing unit word or `\\text{...}` after a number."""
+    if unit:
+        u = strip_text_wrappers(basic(unit)).strip()
+        if u and s.endswith(u) and s[: -len(u)].strip():
+            s = s[: -len(u)].rstrip()
+            s = re.sub(r"\\(?:text|mathrm|mbox)\s*\{\s*\}$", "", s).rstrip()
+    for _ in range(2):
+        m = _UNIT_TAIL_RE.match(s)
+        if not m:
+            break
+        s = m.group("num").rstrip()
+    return s
+
+
+def strip_assignment(s: str) -> str:
+    """`x = 3` -> `3` when the left side is a lone variable (incl. `f(x)`, `a_1`) and there is one `=`."""
+    if s.count("=") != 1 or any(op in s for op in ("\\leq", "\\geq", "<", ">", "\\neq")):
+        return s
+    lhs, rhs = s.split("=")
+    if rhs.strip() and _ASSIGN_LHS_RE.match(lhs):
+        return rhs.strip()
+    return s
+
+
+def normalize(s: str, *, unit: str | None = None) -> Normalized:
+    """Canonical answer text plus flags for a stripped percent sign or degree mark."""
+    s = basic(s)
+    if s.startswith("\\boxed{") and s.endswith("}"):
+        s = s[7:-1].strip()
+    s = strip_unit(s, unit)
+    degree = bool(_DEGREE_RE.search(s))
+    if degree:
+        s = _DEGREE_RE.sub("", s).strip()
+    percent = bool(_PERCENT_RE.search(s))
+    if percent:
+        s = _PERCENT_RE.sub("", s).strip()
+    s = strip_unit(s, unit)
+    s = strip_text_wrappers(s) if re.fullmatch(r"\s*\\(?:text|textbf|mathrm|mbox)\s*\{[^{}]*\}\s*", s) else s
+    return Normalized(text=s.rstrip(".").strip(), percent=percent, degree=degree)
+
+
+def compact(s: str) -> str:
+    """Whitespace-free key for exact string comparison."""
+    return re.sub(r"\s+", "", s)
+
+
+def split_top_level(s: str, seps: tuple[str, ...] = (",",)) -> list[str]:
+    """Split on separators that are outside (), [], {} and \\{ \\}; LaTeX `\\,` never splits."""
+    parts: list[str] = []
+    depth = 0
+    cur: list[str] = []
+    i = 0
+    n = len(s)
+    while i < n:
+        ch = s[i]
+        if ch == "\\" and i + 1 < n:
+            cur.append(s[i:i + 2])
+            if s[i + 1] in "{":
+                depth += 1
+            elif s[i + 1] in "}":
+                depth -= 1
+            i += 2
+            continue
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if depth == 0:
+            hit = next((sep for sep in seps if s.startswith(sep, i)), None)
+            if hit is not None:
+                parts.append("".join(cur).strip())
+                cur = []
+                i += len(hit)
+                continue
+        cur.append(ch)
+        i += 1
+    parts.append("".join(cur).strip())
+    return parts
+
+
+def balanced(s: str) -> bool:
+    """Braces, brackets and parentheses nest correctly (intervals like `[1,2)` excepted by callers)."""
+    depth = 0
+    for ch in s.replace("\\{", "").replace("\\}", ""):
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+def expand_pm(items: list[str]) -> list[str]:
+    """`a \\pm b` -> `a + b`, `a - b` (each element once; several \\pm multiply out, capped)."""
+    out: list[str] = []
+    for it in items:
+        if "\\pm" not in it:
+            out.append(it)
+            continue
+        variants = [it]
+        while any("\\pm" in v for v in variants) and len(variants) < 16:
+            v = variants.pop(0)
+            variants += [v.replace("\\pm", "+", 1), v.replace("\\pm", "-", 1)]
+        out.extend(re.sub(r"^\+", "", v.replace("=+", "=").strip()) for v in variants)
+    return out

@@ -1,0 +1,190 @@
+"""The sympy path: bounded LaTeX/plain -> sympy, then equality by exact probing.
+
+Only `compare.py` calls this, and in production only inside a pool worker that can be killed.
+Input is checked by `guard.check_bounds` first and parsed by an ANTLR grammar
+(latex2sympy2_extended), never by `sympify`/`parse_expr`, which evaluate Python.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from fractions import Fraction
+from typing import Any
+
+from sophia_eval.verify.guard import check_bounds
+
+_PROBE_DIGITS = 40
+_PROBES = 4
+
+
+class SymbolicError(Exception):
+    """The text could not be parsed or was refused by the bounds (message says which)."""
+
+
+def _plain_to_latex(s: str) -> str:
+    s = s.replace("**", "^")
+    for _ in range(3):
+        s = re.sub(r"\bsqrt\s*\(([^()]*)\)", r"\\sqrt{\1}", s)
+    s = re.sub(r"(?<![\\a-zA-Z])(pi|infty|alpha|beta|theta)(?![a-zA-Z])", r"\\\1", s)
+    return s
+
+
+def to_sympy(s: str) -> Any:
+    """Parse one answer element; raises SymbolicError on refusal or parse failure."""
+    import sympy
+    from latex2sympy2_extended import NormalizationConfig, latex2sympy
+    from latex2sympy2_extended.latex2sympy2 import ConversionConfig
+
+    reason = check_bounds(s)
+    if reason:
+        raise SymbolicError(reason)
+    src = _plain_to_latex(s)
+    try:
+        expr = latex2sympy(
+            src,
+            normalization_config=NormalizationConfig(
+                basic_latex=True, units=False, malformed_operators=True, nits=False, boxed="none",
+                equations=False),
+            conversion_config=ConversionConfig(
+                interpret_as_mixed_fractions=True, interpret_simple_eq_as_assignment=False,
+                lowercase_symbols=False),
+        )
+    except Exception as exc:  # the ANTLR converter raises many types; all mean "not parsed"
+        raise SymbolicError(f"could not parse {s[:60]!r}: {type(exc).__name__}") from None
+    if isinstance(expr, (list, tuple)) or expr is None:
+        raise SymbolicError(f"could not parse {s[:60]!r} as one expression")
+    if isinstance(expr, sympy.Basic) and expr.has(sympy.zoo, sympy.nan):
+        raise SymbolicError(f"{s[:60]!r} is undefined (division by zero)")
+    return expr
+
+
+def _has_float(e: Any) -> bool:
+    import sympy
+
+    return isinstance(e, sympy.Basic) and bool(e.atoms(sympy.Float))
+
+
+def _probe_points(symbols: list[Any]) -> list[dict[Any, Any]]:
+    import sympy
+
+    rng = random.Random(1729)  # fixed: verdicts must be reproducible
+    return [{x: sympy.Rational(rng.randint(3, 97), rng.randint(7, 31)) for x in symbols} for _ in range(_PROBES)]
+
+
+def _value(e: Any, point: dict[Any, Any]) -> Any:
+    """High-precision value of `e` at `point` (a sympy number), or None when undefined/infinite."""
+    import sympy
+
+    try:
+        v = (e.xreplace(point) if point else e).evalf(_PROBE_DIGITS)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError, AttributeError):
+        return None
+    if not getattr(v, "is_number", False) or v.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+        return None
+    if v.free_symbols:
+        return None
+    return v
+
+
+def _abs(v: Any) -> float:
+    return float(abs(v).evalf(20))
+
+
+def _close(a: Any, b: Any) -> bool:
+    """Equal to 25 significant digits: exact expressions agree far beyond that, distinct ones do not."""
+    return _abs((a - b).evalf(_PROBE_DIGITS)) <= 1e-25 * max(1.0, _abs(a), _abs(b))
+
+
+def exprs_equal(gold: Any, pred: Any, *, tolerance: float | None = None,
+                rel_tolerance: float | None = None, gold_places: int | None = None) -> tuple[bool, str]:
+    """Equality of two parsed expressions: equations up to a non-zero factor, else values."""
+    import sympy
+    from sympy.core.relational import Relational
+
+    if isinstance(gold, Relational) or isinstance(pred, Relational):
+        return _relations_equal(gold, pred)
+    if not isinstance(gold, sympy.Expr) or not isinstance(pred, sympy.Expr):
+        return (gold == pred), "symbolic_structure"
+    if gold == pred:
+        return True, "symbolic"
+    symbols = sorted(gold.free_symbols | pred.free_symbols, key=str)
+    if not symbols and (tolerance is not None or rel_tolerance is not None or gold_places is not None):
+        gv, pv = _value(gold, {}), _value(pred, {})
+        if gv is None or pv is None:
+            return False, "numeric_value"
+        gv, pv = complex(gv), complex(pv)
+        if abs(gv.imag) > 1e-12 or abs(pv.imag) > 1e-12:
+            return False, "numeric_value"
+        diff = abs(gv.real - pv.real)
+        if tolerance is not None:
+            return diff <= tolerance * 1.01, "tolerance"
+        if rel_tolerance is not None:
+            return diff <= rel_tolerance * abs(gv.real), "rel_tolerance"
+        # gold written with N decimals (e.g. 1.73) vs an exact prediction (\sqrt{3})
+        if not _has_float(pred):
+            return round(pv.real, gold_places) == round(gv.real, gold_places), "gold_places"
+        return False, "numeric_value"
+    if _has_float(pred) and not _has_float(gold):
+        return False, "inexact_prediction"  # 1.414 is not \sqrt{2} unless the item allows a tolerance
+    for point in _probe_points(symbols) if symbols else [{}]:
+        gv, pv = _value(gold, point), _value(pred, point)
+        if gv is None or pv is None:
+            break  # undefined at a probe: fall through to simplify
+        if not _close(gv, pv):
+            return False, "symbolic"
+    else:
+        return True, "symbolic"
+    try:
+        return sympy.simplify(gold - pred) == 0, "simplify"
+    except Exception:  # sympy raises many types on odd input
+        return False, "simplify"
+
+
+_FLIP = {">": "<", ">=": "<=", "<": ">", "<=": ">=", "==": "==", "!=": "!="}
+
+
+def _relations_equal(gold: Any, pred: Any) -> tuple[bool, str]:
+    from sympy.core.relational import Relational
+
+    if not (isinstance(gold, Relational) and isinstance(pred, Relational)):
+        return False, "equation"
+    gop, pop = gold.rel_op, pred.rel_op
+    f, g = gold.lhs - gold.rhs, pred.lhs - pred.rhs
+    if gop != pop:
+        if _FLIP.get(pop) != gop:
+            return False, "equation"
+        g = -g
+    symbols = sorted(f.free_symbols | g.free_symbols, key=str)
+    ratio: complex | None = None
+    for point in _probe_points(symbols) if symbols else [{}]:
+        fv, gv = _value(f, point), _value(g, point)
+        if fv is None or gv is None:
+            return False, "equation"
+        if _abs(gv) < 1e-30:
+            if _abs(fv) < 1e-30:
+                continue
+            return False, "equation"
+        r = (fv / gv).evalf(_PROBE_DIGITS)
+        if _abs(r) < 1e-30:
+            return False, "equation"
+        if ratio is None:
+            ratio = r
+        elif not _close(ratio, r):
+            return False, "equation"
+    if ratio is None:
+        return False, "equation"
+    # inequalities may only be scaled by a positive factor; equations by any non-zero one
+    re_part, im_part = ratio.as_real_imag()
+    if gop not in ("==", "!=") and not (float(re_part) > 0 and abs(float(im_part)) < 1e-20):
+        return False, "equation"
+    return True, "equation"
+
+
+def as_fraction(e: Any) -> Fraction | None:
+    """Exact rational value of a sympy number, else None."""
+    import sympy
+
+    if isinstance(e, sympy.Rational):
+        return Fraction(int(e.p), int(e.q))
+    return None
