@@ -343,10 +343,11 @@ def run(
 def finalize(store: RunStore) -> dict[str, Any]:
     """Compact records (newest per key, expected order), summarise, mark complete if nothing is missing."""
     meta = store.meta
-    latest = latest_records(store)
+    on_disk = list(store.records())
+    latest = {(str(r["item_id"]), int(r["sample_index"])): r for r in on_disk}
     order = {item: pos for pos, item in enumerate(meta.get("expected_items") or [])}
     records = sorted(latest.values(), key=lambda r: (order.get(str(r["item_id"]), len(order)), int(r["sample_index"])))
-    if len(records) != sum(1 for _ in store.records()):
+    if [id(r) for r in records] != [id(r) for r in on_disk]:  # duplicates superseded or out of order
         store.replace_records(records)
     summary = summarize_run(records, meta.get("benchmark_meta") or {})
     n = int((meta.get("config") or {}).get("generation", {}).get("n", 1))

@@ -225,7 +225,7 @@ class Judge:
         else:
             from sophia_eval.verify import verify_many
 
-            verdicts = verify_many(requests, workers=0)
+            verdicts = verify_many(requests)
         for (rec, text), v in zip(pairs, verdicts):
             scored = v.status in ("correct", "incorrect", "no_answer")
             rec.update(extracted=text, status=v.status, correct=v.correct if scored else None,
