@@ -1,0 +1,182 @@
+"""`sophia-eval leaderboard` and `sophia-eval compare`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+_EXIT_BAD_INPUT = 2
+
+
+def _fail(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    raise typer.Exit(code=_EXIT_BAD_INPUT)
+
+
+def _print_leaderboard(board, show_all: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
+    from sophia_eval.leaderboard_io import column_label, protocol_title
+
+    console = Console()
+    for path, reason in board.skipped:
+        console.print(f"[yellow]skipped[/] {path}: {reason}", highlight=False)
+    for ov in board.overviews:
+        has_runs = any(r.kind == "run" for r in ov.rows)
+        if not (has_runs or show_all):
+            continue
+        t = RichTable(title=f"{protocol_title(board, ov.protocol)}: overview", title_justify="left")
+        t.add_column("Model", overflow="fold")
+        for c in ov.columns:
+            t.add_column(column_label(c), justify="right")
+        t.add_column("Avg", justify="right", style="bold")
+        rows = ov.rows if show_all else [r for r in ov.rows if r.kind == "run" or r.n_columns == len(ov.columns)][:12]
+        for r in rows:
+            name = f"[bold orange3]{r.model} (run)[/]" if r.kind == "run" else r.model
+            avg = "" if r.average is None else f"{r.average:.2f}" + ("*" if r.n_columns < len(ov.columns) else "")
+            t.add_row(name + (" ⚠" if r.flagged else ""),
+                      *(r.cells[c].entry.value_text if c in r.cells else "" for c in ov.columns), avg)
+        console.print(t)
+    for table in board.tables:
+        if not (show_all or any(r.entry.kind == "run" for r in table.rows)):
+            continue
+        t = RichTable(title=f"{table.benchmark} / {table.split} / {table.metric}  [{protocol_title(board, table.protocol)}]",
+                      title_justify="left")
+        for name, kw in (("#", {"justify": "right"}), ("Model", {}), ("Value", {"justify": "right"}),
+                         ("95% CI", {"justify": "right"}), ("Flags", {"overflow": "fold"})):
+            t.add_column(name, **kw)
+        for r in table.rows:
+            e = r.entry
+            ci = "" if e.ci_low is None else f"{e.ci_low:.1f}-{e.ci_high:.1f}" + ("~" if e.kind == "baseline" else "")
+            name = f"[bold orange3]{e.model} (run)[/]" if e.kind == "run" else e.model
+            t.add_row(str(r.rank), name, e.value_text, ci, "; ".join(r.flags))
+        for note in table.notes:
+            t.caption = note
+        console.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("leaderboard")
+    def leaderboard(
+        run_dirs: List[Path] = typer.Argument(None, help="Run directories, or directories of runs (searched recursively)."),
+        runs: Optional[Path] = typer.Option(None, "--runs", help="A directory of runs (default: ./runs if it exists)."),
+        out: Path = typer.Option(Path("leaderboards/generated"), "--out", help="Where to write leaderboard.md/.csv/.html."),
+        baselines: Optional[Path] = typer.Option(None, "--baselines", help="Baselines directory (default: the bundled one)."),
+        pair: List[str] = typer.Option([], "--pair", help="BASE=CHECKPOINT model names to chart side by side (repeatable)."),
+        show_all: bool = typer.Option(False, "--all", help="Print every table, not only those with your runs."),
+    ) -> None:
+        """Rank stored runs beside published baselines, per benchmark and protocol; write md, CSV, HTML."""
+        from sophia_eval.baselines import BaselineError, load_baselines, load_protocols, registry_vocabulary
+        from sophia_eval.leaderboard import build_leaderboard
+        from sophia_eval.leaderboard_io import write_outputs
+        from sophia_eval.runs import load_runs
+        from sophia_eval.store import RunStoreError
+
+        pairs = []
+        for p in pair:
+            base, sep, ckpt = p.partition("=")
+            if not sep or not base.strip() or not ckpt.strip():
+                _fail(f"--pair {p!r}: expected BASE=CHECKPOINT (model names as shown on the leaderboard)")
+            pairs.append((base.strip(), ckpt.strip()))
+        paths = list(run_dirs or []) + ([runs] if runs else [])
+        if not paths and Path("runs").is_dir():
+            paths = [Path("runs")]
+        try:
+            vocab = registry_vocabulary()
+            found, skipped = load_runs(paths) if paths else ([], [])
+            protocols = load_protocols(baselines)
+            published = load_baselines(baselines, vocab=vocab)
+        except (RunStoreError, BaselineError) as exc:
+            _fail(str(exc))
+        board = build_leaderboard(found, published, protocols, vocab, skipped=skipped, pairs=pairs)
+        _print_leaderboard(board, show_all)
+        written = write_outputs(board, out)
+        typer.echo(
+            f"{len(found)} run(s), {len(published)} published numbers -> "
+            + ", ".join(str(p) for p in written.values())
+        )
+        if not paths:
+            typer.echo("no runs given (and no ./runs): the leaderboard holds published baselines only")
+
+    @app.command("compare")
+    def compare(
+        run_a: Path = typer.Argument(..., help="Reference run (or directory of runs), e.g. the base model."),
+        others: List[Path] = typer.Argument(..., help="Run(s) to compare against RUN_A, e.g. a trained checkpoint."),
+        force: bool = typer.Option(False, "--force", help="Compare even when protocols differ (differences are flagged)."),
+        resamples: int = typer.Option(10_000, "--resamples", min=100, help="Paired bootstrap resamples."),
+        seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+        flips: int = typer.Option(20, "--flips", min=0, help="Flipped items to print per direction and benchmark."),
+        json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the full comparison as JSON here."),
+    ) -> None:
+        """Per-benchmark deltas with paired p-values, per-category deltas and flipped items."""
+        from sophia_eval.compare import ProtocolMismatch, compare_paths, comparison_to_dict
+        from sophia_eval.store import RunStoreError
+
+        results = []
+        for other in others:
+            try:
+                results.append(compare_paths(str(run_a), str(other), force=force, n_resamples=resamples, seed=seed))
+            except (RunStoreError, ProtocolMismatch) as exc:
+                _fail(str(exc))
+        for c in results:
+            _print_comparison(c, flips)
+        if json_out is not None:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps([comparison_to_dict(c) for c in results], indent=2) + "\n", encoding="utf-8")
+            typer.echo(f"wrote {json_out}")
+
+
+def _p(p: float) -> str:
+    return "<1e-4" if p < 1e-4 else f"{p:.4f}"
+
+
+def _print_comparison(c, max_flips: int) -> None:
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
+    console = Console()
+    t = RichTable(title=f"{c.candidate}  vs  {c.reference}", title_justify="left")
+    for name in ("Benchmark", "Items", "A %", "B %", "Δ points", "95% CI", "p", "Test", "Flags"):
+        t.add_column(name, justify="left" if name in ("Benchmark", "Test", "Flags") else "right",
+                     overflow="fold")
+    for bc in c.benchmarks:
+        s = bc.test
+        ci = "" if s.ci_low is None else f"{100 * s.ci_low:+.1f}..{100 * s.ci_high:+.1f}"
+        colour = "green" if s.delta > 0 else ("red" if s.delta < 0 else "white")
+        flags = []
+        if bc.differences:
+            flags.append("FORCED, protocols differ: " + "; ".join(bc.differences))
+        if bc.only_a or bc.only_b:
+            flags.append(f"{bc.only_a} item(s) only in A, {bc.only_b} only in B (left out)")
+        t.add_row(f"{bc.benchmark}:{bc.split}", str(s.n_items), f"{100 * s.mean_a:.2f}", f"{100 * s.mean_b:.2f}",
+                  f"[{colour}]{100 * s.delta:+.2f}[/]", ci, _p(s.p_value), s.method, "\n".join(flags))
+    console.print(t)
+    if c.unmatched:
+        console.print(f"[yellow]on one side only (not compared):[/] {', '.join(c.unmatched)}", highlight=False)
+    for bc in c.benchmarks:
+        if bc.categories:
+            ct = RichTable(title=f"{bc.benchmark}: per-category (p not corrected for multiple comparisons)",
+                           title_justify="left")
+            for name in ("Field", "Value", "Items", "A %", "B %", "Δ", "p"):
+                ct.add_column(name, justify="right" if name not in ("Field", "Value") else "left")
+            for cd in bc.categories:
+                ct.add_row(cd.field, cd.value, str(cd.n_items), f"{cd.a:.1f}", f"{cd.b:.1f}", f"{cd.delta:+.1f}", _p(cd.p_value))
+            console.print(ct)
+        if bc.skipped_fields:
+            console.print(f"  (breakdown left out for fields with many values: {', '.join(bc.skipped_fields)})")
+        for direction, label in (("fixed", "wrong in A, right in B"), ("broken", "right in A, wrong in B")):
+            items = [f for f in bc.flips if f.direction == direction]
+            console.print(f"[bold]{bc.benchmark}[/]: {len(items)} item(s) {label}", highlight=False)
+            for f in items[:max_flips]:
+                console.print(
+                    f"  {f.item_id}: gold {f.gold!r}; A {f.a_answer!r} ({f.a_score:.2f}) -> B {f.b_answer!r} ({f.b_score:.2f})",
+                    highlight=False, markup=False,
+                )
+            if len(items) > max_flips:
+                console.print(f"  ... {len(items) - max_flips} more (--flips N or --json for all)")

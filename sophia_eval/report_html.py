@@ -1,0 +1,247 @@
+"""A self-contained HTML leaderboard page: inline CSS and inline SVG plots, no script, no CDN.
+
+Per protocol: the overview table with SOPHIA-style averages, base-vs-trained charts in the
+style of the SOPHIA paper's Figure 1 (grouped bars per benchmark, deltas over the base), and per
+benchmark a ranked bar chart with 95% interval whiskers (runs in orange, published numbers in
+blue; hatched bars are runs flagged as not like-for-like) above the full table with flags.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime, timezone
+
+from sophia_eval.leaderboard import BaseChart, Leaderboard, Overview, Table, chart_deltas
+from sophia_eval.leaderboard_io import column_label, protocol_title
+
+RUN_COLOUR = "#e8743b"
+BASELINE_COLOUR = "#5b8db8"
+SERIES = ("#9aa5b1", "#e8743b", "#2e9e6a", "#7a5cc2", "#c2457a", "#c9a227")
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1100px;
+color:#1f2933;padding:0 16px;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:4px}h2{margin-top:40px;border-bottom:2px solid #d9e2ec;padding-bottom:4px}
+h3{margin:28px 0 6px}table{border-collapse:collapse;font-size:13px;margin:8px 0}
+th,td{border:1px solid #d9e2ec;padding:3px 7px;text-align:left;vertical-align:top}
+th{background:#f0f4f8}td:first-child{white-space:nowrap}td.num{text-align:right;font-variant-numeric:tabular-nums}
+tr.run td{background:#fff4ec}.flag{color:#b44d12}.muted{color:#627d98;font-size:13px}
+nav a{margin-right:14px}svg{display:block;margin:6px 0;max-width:100%;height:auto}
+svg text{font-family:system-ui,sans-serif}details{margin:4px 0 14px}summary{cursor:pointer;color:#334e68}
+.legend span{display:inline-block;margin-right:14px;font-size:13px}
+.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}
+"""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _anchor(*parts: str) -> str:
+    return "-".join("".join(ch if ch.isalnum() else "_" for ch in p) for p in parts)
+
+
+def bar_chart_svg(table: Table, width: int = 900) -> str:
+    """Horizontal bars ranked by value, with 95% interval whiskers where known."""
+    rows = table.rows
+    label_w, value_w, top, row_h = 300, 70, 26, 18
+    plot_w = width - label_w - value_w
+    top_value = max([100.0] + [r.entry.ci_high or r.entry.value for r in rows])
+    scale = plot_w / top_value
+    height = top + row_h * len(rows) + 10
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-label="{_e(table.benchmark)} {_e(table.split)} {_e(table.metric)}">',
+        '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
+        'patternTransform="rotate(45)"><rect width="6" height="6" fill="#f6c3a5"/>'
+        f'<line x1="0" y1="0" x2="0" y2="6" stroke="{RUN_COLOUR}" stroke-width="3"/></pattern></defs>',
+    ]
+    for tick in range(0, int(top_value) + 1, 10):
+        x = label_w + tick * scale
+        out.append(f'<line x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" y2="{height - 8}" stroke="#e4e7eb"/>')
+        out.append(f'<text x="{x:.1f}" y="{top - 10}" font-size="10" text-anchor="middle" fill="#627d98">{tick}</text>')
+    for i, r in enumerate(rows):
+        e = r.entry
+        y = top + i * row_h
+        fill = BASELINE_COLOUR if e.kind == "baseline" else ("url(#hatch)" if r.flags else RUN_COLOUR)
+        tip = f"{e.model}: {e.value_text}"
+        if e.ci_low is not None and e.ci_high is not None:
+            tip += f" (95% CI {e.ci_low:.1f}-{e.ci_high:.1f}{', approx.' if e.kind == 'baseline' else ''})"
+        if r.flags:
+            tip += " | " + "; ".join(r.flags)
+        name = e.model if len(e.model) <= 44 else e.model[:43] + "…"
+        weight = ' font-weight="600"' if e.kind == "run" else ""
+        out.append(
+            f'<text x="{label_w - 6}" y="{y + 13}" font-size="12" text-anchor="end"{weight}>'
+            f'{_e(r.rank)}. {_e(name)}{" ⚠" if r.flags and e.kind == "run" else ""}</text>'
+        )
+        out.append(
+            f'<rect x="{label_w}" y="{y + 3}" width="{max(e.value * scale, 1):.1f}" height="{row_h - 6}" '
+            f'fill="{fill}"><title>{_e(tip)}</title></rect>'
+        )
+        if e.ci_low is not None and e.ci_high is not None:
+            x0, x1, yc = label_w + e.ci_low * scale, label_w + e.ci_high * scale, y + row_h / 2
+            out.append(
+                f'<path d="M{x0:.1f} {yc:.1f}H{x1:.1f}M{x0:.1f} {yc - 4:.1f}V{yc + 4:.1f}'
+                f'M{x1:.1f} {yc - 4:.1f}V{yc + 4:.1f}" stroke="#243b53" stroke-width="1.2" fill="none"/>'
+            )
+        x_text = label_w + max(e.value, e.ci_high or 0) * scale + 5
+        out.append(f'<text x="{x_text:.1f}" y="{y + 13}" font-size="11" fill="#334e68">{_e(e.value_text)}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def base_chart_svg(chart: BaseChart, width: int = 900) -> str:
+    """Grouped vertical bars per benchmark (and the average): the base model and its variants."""
+    models = (chart.base, *chart.variants)
+    groups = [column_label(c) for c in chart.columns] + ["Average"]
+    values: dict[tuple[str, int], float] = {}
+    for m in models:
+        present = [chart.values[(m, c)] for c in chart.columns if (m, c) in chart.values]
+        for g, c in enumerate(chart.columns):
+            if (m, c) in chart.values:
+                values[(m, g)] = chart.values[(m, c)]
+        if len(present) == len(chart.columns) and present:
+            values[(m, len(chart.columns))] = sum(present) / len(present)
+    left, top, bottom, plot_h = 36, 16, 80, 220
+    group_w = (width - left - 10) / len(groups)
+    bar_w = min(28.0, (group_w - 10) / len(models))
+    top_value = max([10.0] + list(values.values()))
+    top_value = min(100.0, (int(top_value / 10) + 1) * 10)
+    height = top + plot_h + bottom
+    y_of = lambda v: top + plot_h - v / top_value * plot_h  # noqa: E731
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-label="{_e(chart.base)} and trained variants">'
+    ]
+    for tick in range(0, int(top_value) + 1, 10):
+        y = y_of(tick)
+        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - 10}" y2="{y:.1f}" stroke="#e4e7eb"/>')
+        out.append(f'<text x="{left - 4}" y="{y + 3:.1f}" font-size="10" text-anchor="end" fill="#627d98">{tick}</text>')
+    for g, label in enumerate(groups):
+        gx = left + g * group_w + (group_w - bar_w * len(models)) / 2
+        for s, m in enumerate(models):
+            if (m, g) not in values:
+                continue
+            v = values[(m, g)]
+            x, y = gx + s * bar_w, y_of(v)
+            tip = f"{m} on {label}: {v:.2f}"
+            out.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w - 2:.1f}" height="{top + plot_h - y:.1f}" '
+                f'fill="{SERIES[s % len(SERIES)]}"><title>{_e(tip)}</title></rect>'
+            )
+            if s > 0 and len(models) <= 3 and (chart.base, g) in values:
+                delta = v - values[(chart.base, g)]
+                colour = "#2e7d32" if delta >= 0 else "#c62828"
+                out.append(
+                    f'<text x="{x + bar_w / 2 - 1:.1f}" y="{y - 3:.1f}" font-size="9" text-anchor="middle" '
+                    f'fill="{colour}">{delta:+.1f}</text>'
+                )
+        cx = left + g * group_w + group_w / 2
+        weight = ' font-weight="600"' if label == "Average" else ""
+        first, _, rest = label.partition(" ")
+        out.append(
+            f'<text x="{cx:.1f}" y="{top + plot_h + 14}" font-size="11" text-anchor="middle"{weight}>'
+            f'{_e(first)}<tspan x="{cx:.1f}" dy="12" font-size="9" fill="#627d98">{_e(rest)}</tspan></text>'
+        )
+    out.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" stroke="#9aa5b1"/>')
+    for s, m in enumerate(models):
+        lx, ly = left + (s % 4) * 215, top + plot_h + 40 + (s // 4) * 18
+        out.append(f'<rect x="{lx}" y="{ly}" width="12" height="12" fill="{SERIES[s % len(SERIES)]}"/>')
+        out.append(f'<text x="{lx + 16}" y="{ly + 10}" font-size="11">{_e(m)}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _deltas_html(chart: BaseChart) -> str:
+    head = "".join(f"<th>{_e(column_label(c))}</th>" for c in chart.columns)
+    rows = []
+    for name, deltas, avg in chart_deltas(chart):
+        cells = "".join(f'<td class="num">{deltas[c]:+.2f}</td>' if c in deltas else "<td></td>" for c in chart.columns)
+        rows.append(f'<tr><td>{_e(name)}</td>{cells}<td class="num"><b>{"" if avg is None else f"{avg:+.2f}"}</b></td></tr>')
+    return (
+        f"<table><thead><tr><th>Points over {_e(chart.base)}</th>{head}<th>Average</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _overview_html(ov: Overview) -> str:
+    head = "".join(f"<th>{_e(column_label(c))}</th>" for c in ov.columns)
+    rows = []
+    for r in ov.rows:
+        cls = ' class="run"' if r.kind == "run" else ""
+        name = _e(r.model) + (" (run)" if r.kind == "run" else "") + (' <span class="flag">⚠</span>' if r.flagged else "")
+        cells = "".join(
+            f'<td class="num">{_e(r.cells[c].entry.value_text) if c in r.cells else ""}</td>' for c in ov.columns
+        )
+        avg = "" if r.average is None else f"{r.average:.2f}" + ("*" if r.n_columns < len(ov.columns) else "")
+        rows.append(f"<tr{cls}><td>{name}</td>{cells}<td class=\"num\"><b>{avg}</b></td>"
+                    f"<td class=\"num\">{r.n_columns}/{len(ov.columns)}</td></tr>")
+    return (
+        f"<table><thead><tr><th>Model</th>{head}<th>Average</th><th>Benchmarks</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+        '<p class="muted">Average: unweighted mean over the benchmarks a model has (SOPHIA-style); '
+        "* marks an average over fewer benchmarks than the protocol's. ⚠: a run whose protocol "
+        "differs from the published one (flags in the tables below).</p>"
+    )
+
+
+def _table_html(t: Table) -> str:
+    rows = []
+    for r in t.rows:
+        e = r.entry
+        ci = "" if e.ci_low is None or e.ci_high is None else f"{e.ci_low:.1f}–{e.ci_high:.1f}" + ("~" if e.kind == "baseline" else "")
+        if e.baseline is not None:
+            b = e.baseline
+            src = f'<a href="{_e(b.source_url)}">{_e(b.reported_by)}</a>, {_e(b.source_date)} ({_e(b.reported_as)})'
+        else:
+            src = f"<code>{_e(e.source)}</code>"
+        cls = ' class="run"' if e.kind == "run" else ""
+        rows.append(
+            f"<tr{cls}><td class=\"num\">{r.rank}</td><td>{_e(e.model)}{' (run, ' + _e(e.protocol) + ')' if e.kind == 'run' else ''}</td>"
+            f"<td class=\"num\">{_e(e.value_text)}</td><td class=\"num\">{ci}</td>"
+            f"<td class=\"flag\">{_e('; '.join(r.flags))}</td><td>{src}</td></tr>"
+        )
+    notes = "".join(f'<p class="muted">{_e(n)}</p>' for n in t.notes)
+    return (
+        f"<h3 id=\"{_anchor(t.protocol, *t.column)}\">{_e(t.benchmark)} / {_e(t.split)} / {_e(t.metric)}</h3>"
+        f"{notes}{bar_chart_svg(t)}<details><summary>Table with flags and sources ({len(t.rows)} rows)</summary>"
+        "<table><thead><tr><th>#</th><th>Model</th><th>Value</th><th>95% CI</th><th>Flags</th><th>Source</th>"
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></details>"
+    )
+
+
+def to_html(board: Leaderboard, *, title: str = "sophia-eval leaderboard") -> str:
+    n_pub = sum(1 for _, r in board.entries() if r.entry.kind == "baseline")
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    nav = "".join(f'<a href="#{_anchor(ov.protocol)}">{_e(protocol_title(board, ov.protocol))}</a>' for ov in board.overviews)
+    parts = [
+        f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{_e(title)}</title>"
+        f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>{_CSS}</style></head><body>",
+        f"<h1>{_e(title)}</h1><p class=\"muted\">Generated {when} from {len(board.runs)} stored run(s) and "
+        f"{n_pub} published number(s). One table per benchmark, split, metric and protocol; runs join "
+        "published tables only when benchmark, split and metric agree, and every other difference is "
+        "flagged. Published numbers carry no interval; their whiskers (~) are approximate Wilson "
+        "intervals over the split size.</p>",
+        '<p class="legend">'
+        f'<span><i style="background:{BASELINE_COLOUR}"></i>published</span>'
+        f'<span><i style="background:{RUN_COLOUR}"></i>your run (same protocol)</span>'
+        f'<span><i style="background:#f6c3a5;border:1px solid {RUN_COLOUR}"></i>your run, flagged</span></p>',
+        f"<nav>{nav}</nav>",
+    ]
+    for path, reason in board.skipped:
+        parts.append(f'<p class="flag">Skipped <code>{_e(path)}</code>: {_e(reason)}</p>')
+    for ov in board.overviews:
+        pid = ov.protocol
+        parts.append(f'<h2 id="{_anchor(pid)}">{_e(protocol_title(board, pid))}</h2>')
+        if pid in board.protocols:
+            p = board.protocols[pid]
+            parts.append(f"<p>Protocol <code>{_e(pid)}</code>: {_e(p.description)}</p>")
+            if p.notes:
+                parts.append(f'<p class="muted">{_e(p.notes)}</p>')
+        parts.append(_overview_html(ov))
+        for chart in (c for c in board.charts if c.protocol == pid):
+            parts.append(f"<h3>{_e(chart.base)} vs trained variants</h3>{base_chart_svg(chart)}{_deltas_html(chart)}")
+        for t in (t for t in board.tables if t.protocol == pid):
+            parts.append(_table_html(t))
+    parts.append("</body></html>")
+    return "\n".join(parts)
