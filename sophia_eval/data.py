@@ -189,7 +189,8 @@ def _check_pin(path: Path, sha: str | None, report: LoadReport) -> None:
                         "(re-download it, or update the pin and the benchmark version together)")
 
 
-def _resolve_images(values: list[Any], where: str, item: str, layout: LocalSpec | None, root: Path) -> tuple[Any, ...]:
+def _resolve_images(values: list[Any], where: str, item: str, layout: LocalSpec | None, root: Path,
+                    require: bool = True) -> tuple[Any, ...]:
     out: list[Any] = []
     for v in values:
         if isinstance(v, dict) and v.get("bytes"):  # parquet / HF Image struct {bytes, path}
@@ -203,6 +204,9 @@ def _resolve_images(values: list[Any], where: str, item: str, layout: LocalSpec 
             out.append(img)
         elif isinstance(v, str):
             if v.startswith(("http://", "https://")):
+                if not require:  # validate lists web images; evaluation refuses them
+                    out.append(v)
+                    continue
                 raise DataError(f"{where} (item {item}): image is a web URL {v!r}; expected a local file or embedded image")
             if layout is None:
                 raise DataError(f"{where} (item {item}): image path {v!r} with no local layout to resolve it against")
@@ -218,48 +222,72 @@ def _resolve_images(values: list[Any], where: str, item: str, layout: LocalSpec 
     return tuple(out)
 
 
+def _first(rec: Record, spec_col: str) -> Any:
+    """Value at `a` or, for `a|b`, the first non-empty of a, b (else the last one's raw value)."""
+    v: Any = None
+    for alt in str(spec_col).split("|"):
+        v = _get(rec, alt)
+        if v not in (None, "", [], {}):
+            return v
+    return v
+
+
 def _image_values(spec_images: Any, rec: Record) -> list[Any]:
     cols = spec_images if isinstance(spec_images, list) else [spec_images]
     values: list[Any] = []
-    for col in cols:  # "a|b": the first non-empty of a, b (e.g. decoded image, else its path)
-        for alt in str(col).split("|"):
-            v = _get(rec, alt)
-            if v in (None, "", [], {}):
-                continue
+    for col in cols:
+        v = _first(rec, col)
+        if v not in (None, "", [], {}):
             values.extend(v if isinstance(v, list) else [v])
-            break
     return values
 
 
-def _build(spec: BenchmarkSpec, part: PartSpec, where: str, rec: Record, layout: LocalSpec | None,
-           root: Path, answer_types: tuple[str, ...], require_images: bool) -> Sample | str:
-    from sophia_eval.loaders.normalize import NORMALIZERS, stringified_lists
+def _map_answer_type(spec: BenchmarkSpec, label: str, where: str, item: str) -> str | None:
+    """Map a source label; 'A,B,...' (one label per sub-answer) maps to the common type when all
+    sub-answers agree, else None (the verifier infers each sub-answer)."""
+    labels = [x.strip() for x in label.split(",")] if label not in spec.answer_type_map else [label]
+    unknown = [x for x in labels if x not in spec.answer_type_map]
+    if unknown:
+        raise DataError(f"{where} (item {item}): answer type label {unknown[0]!r} is not in the spec's "
+                        f"answer_type_map {sorted(spec.answer_type_map)}")
+    mapped = {spec.answer_type_map[x] for x in labels}
+    return mapped.pop() if len(mapped) == 1 else None
 
+
+def _build(spec: BenchmarkSpec, split: SplitSpec, part: PartSpec, where: str, rec: Record,
+           layout: LocalSpec | None, root: Path, answer_types: tuple[str, ...], require_images: bool) -> Sample | str:
+    from sophia_eval.loaders.normalize import NORMALIZERS
+
+    fields = {**spec.fields, **split.fields}
+    rec = {**rec, "_part": dict(part.categories)}
     d: dict[str, Any] = {"_where": where}
-    for fname, col in spec.fields.items():
+    for fname, col in fields.items():
         if fname == "images" or col is None:
             continue
-        d[fname] = _get(rec, str(col))
-    for fname in ("id", "question", "answer"):
-        if d.get(fname) is None:
-            raise DataError(f"{where}: field {spec.fields[fname]!r} (Sample.{fname}) is missing; expected it in every record")
-    d["id"] = str(d["id"])
-    if d["id"] in spec.exclude:
-        return d["id"]
-    d["images"] = _image_values(spec.fields["images"], rec) if spec.fields.get("images") else []
+        if fname == "id" and isinstance(col, list):
+            parts = [_first(rec, c) for c in col]
+            d["id"] = None if any(p is None for p in parts) else "_".join(str(p) for p in parts)
+        else:
+            d[fname] = _first(rec, str(col))
     for k, v in spec.constants.items():
         if d.get(k) is None:
             d[k] = v
+    if d.get("id") is None:
+        raise DataError(f"{where}: field {fields['id']!r} (Sample.id) is missing; expected it in every record")
+    d["id"] = str(d["id"])
+    if d["id"] in spec.exclude:
+        return d["id"]
+    for fname in ("question", "answer"):
+        if d.get(fname) is None:
+            raise DataError(f"{where} (item {d['id']}): field {fields[fname]!r} (Sample.{fname}) is missing; expected it in every record")
+    if d.get("context"):
+        d["question"] = f"{str(d['context']).strip()}\n\n{d['question']}"
+    d["images"] = _image_values(fields["images"], rec) if fields.get("images") else []
     if spec.answer_type_map and d.get("answer_type") is not None:
-        label = str(d["answer_type"])
-        if label not in spec.answer_type_map:
-            raise DataError(f"{where} (item {d['id']}): answer type label {label!r} is not in the spec's "
-                            f"answer_type_map {sorted(spec.answer_type_map)}")
-        d["answer_type"] = spec.answer_type_map[label]
-    cats = {k: _get(rec, path) for k, path in spec.categories.items()}
+        d["answer_type"] = _map_answer_type(spec, str(d["answer_type"]), where, d["id"])
+    cats = {k: _first(rec, path) for k, path in spec.categories.items()}
     cats.update(part.categories)
-    if "images" in d and isinstance(d["images"], str):
-        stringified_lists(d)
+    d["categories"] = cats
     for name in spec.normalize:
         NORMALIZERS[name](d)
     if d.get("answer_type") is not None and d["answer_type"] not in answer_types:
@@ -269,7 +297,7 @@ def _build(spec: BenchmarkSpec, part: PartSpec, where: str, rec: Record, layout:
         raise DataError(f"{where} (item {d['id']}): gold is a list {answer!r}; the spec needs join_answer_list or first_of_alternatives")
     if not str(answer).strip():
         raise DataError(f"{where} (item {d['id']}): empty gold answer; expected a gold answer (declare the item under `exclude` with a reason if upstream has none)")
-    images = _resolve_images(list(d.get("images") or []), where, d["id"], layout, root) if (require_images or layout) else ()
+    images = _resolve_images(list(d.get("images") or []), where, d["id"], layout, root, require_images)
     tol = d.get("tolerance")
     rel = d.get("rel_tolerance")
     prec = d.get("precision")
@@ -288,7 +316,7 @@ def _build(spec: BenchmarkSpec, part: PartSpec, where: str, rec: Record, layout:
         multiple=bool(d.get("multiple") or False),
         hint=(str(d["hint"]) if d.get("hint") else None),
         extraction=spec.extraction,
-        categories={k: (", ".join(map(str, v)) if isinstance(v, list) else str(v)) for k, v in cats.items() if v is not None},
+        categories={k: (", ".join(map(str, v)) if isinstance(v, list) else str(v)) for k, v in d["categories"].items() if v is not None},
         source=where,
     )
 
@@ -321,7 +349,7 @@ def load_split(spec: BenchmarkSpec, split: str | None = None, *, data_dir: str |
             if not all(_matches(_get(rec, k), v) for k, v in s.where.items()):
                 report.filtered_out += 1
                 continue
-            out = _build(spec, part, where, rec, layout, root, answer_types, require_images)
+            out = _build(spec, s, part, where, rec, layout, root, answer_types, require_images)
             if isinstance(out, str):
                 report.excluded[out] = spec.exclude[out]
                 continue

@@ -41,8 +41,16 @@ class Template:
     render: Callable[[Sample], str]
 
 
+def _options_listed(s: Sample) -> bool:
+    """Options already readable without a block: bare letters (MathVision, the choices are in
+    the image) or every option text already in the question (MathVerse 'Choices:' lines)."""
+    if all(opt.strip() == LETTERS[i] for i, opt in enumerate(s.options)):
+        return True
+    return "Choices:" in s.question and all(opt in s.question for opt in s.options)
+
+
 def _options_block(s: Sample) -> str:
-    if not s.options:
+    if not s.options or _options_listed(s):
         return ""
     return "\n".join(f"({LETTERS[i]}) {opt}" for i, opt in enumerate(s.options))
 
@@ -58,8 +66,8 @@ def _answer_instruction(s: Sample) -> str:
 
 
 def _default(s: Sample) -> str:
-    parts = [s.question.strip()]
-    if s.options:
+    parts = [s.question.strip() or "Solve the problem shown in the image."]
+    if _options_block(s):
         parts.append("Options:\n" + _options_block(s))
     parts.append(_answer_instruction(s))
     return "\n\n".join(parts)
@@ -67,7 +75,7 @@ def _default(s: Sample) -> str:
 
 def _plain(s: Sample) -> str:
     parts = [s.question.strip()]
-    if s.options:
+    if _options_block(s):
         parts.append(_options_block(s))
     return "\n\n".join(parts)
 

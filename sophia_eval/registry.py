@@ -24,6 +24,8 @@ SAMPLE_FIELDS: tuple[str, ...] = (
     "id", "question", "answer", "options", "images", "answer_type", "tolerance", "rel_tolerance",
     "precision", "unit", "multiple", "hint",
 )
+# `context` is not a Sample field: a shared problem setup (OlympiadBench physics) put before the question.
+FIELD_KEYS: tuple[str, ...] = SAMPLE_FIELDS + ("context",)
 SPEC_FILE = "benchmark.yaml"
 ENV_EXTRA_DIRS = "SOPHIA_EVAL_BENCHMARKS"
 
@@ -116,6 +118,8 @@ class SplitSpec:
     """Keep a record only if each named record field has one of the listed values."""
     description: str = ""
     """One line on what the split is."""
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    """Overrides of the benchmark's field mapping for this split (e.g. a vision-only setting)."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,8 @@ class BenchmarkSpec:
     judge: str
     """none | optional | required: whether an LLM judge is part of the official protocol."""
     fields: Mapping[str, Any]
-    """Sample field -> record field (dotted path; a list for `images`)."""
+    """Sample field -> record field: a dotted path, `a|b` for the first present of a and b, or a
+    list (images: every listed column; id: values joined with '_')."""
     categories: Mapping[str, str]
     """Category name -> record field (dotted path)."""
     constants: Mapping[str, Any]
@@ -274,7 +279,7 @@ def _parse_split(ctx: _Ctx, name: str, obj: Any) -> SplitSpec:
     where = f"splits.{name}"
     if name != name.lower() or not name.replace("_", "").isalnum():
         raise ctx.err(where, "split names must be lower_snake_case (letters, digits, underscores)")
-    m = ctx.mapping(obj, where, {"n_items"}, {"local", "hub", "categories", "parts", "where", "description"})
+    m = ctx.mapping(obj, where, {"n_items"}, {"local", "hub", "categories", "parts", "where", "description", "fields"})
     if "parts" in m:
         if {"local", "hub", "categories"} & set(m):
             raise ctx.err(where, "use either `parts` or a single `local`/`hub`/`categories`, not both")
@@ -290,7 +295,8 @@ def _parse_split(ctx: _Ctx, name: str, obj: Any) -> SplitSpec:
     if not isinstance(where_raw, dict):
         raise ctx.err(f"{where}.where", "expected a mapping field -> value or list of values")
     filters = {str(k): tuple(v) if isinstance(v, list) else (v,) for k, v in where_raw.items()}
-    return SplitSpec(name, parts, n, filters, str(m.get("description") or ""))
+    fields = ctx.mapping(m.get("fields") or {}, f"{where}.fields", set(), set(FIELD_KEYS))
+    return SplitSpec(name, parts, n, filters, str(m.get("description") or ""), dict(fields))
 
 
 _TOP_REQUIRED = {"name", "title", "description", "version", "license", "homepage", "metric",
@@ -312,7 +318,7 @@ def parse_spec(data: Any, file: Path) -> BenchmarkSpec:
         raise ctx.err("splits", "expected a non-empty mapping of split name -> split")
     splits = {str(k): _parse_split(ctx, str(k), v) for k, v in m["splits"].items()}
     default_split = ctx.string(m["default_split"], "default_split", choices=tuple(splits))
-    fields_m = ctx.mapping(m["fields"], "fields", {"id", "question", "answer"}, set(SAMPLE_FIELDS))
+    fields_m = ctx.mapping(m["fields"], "fields", {"id", "question", "answer"}, set(FIELD_KEYS))
     constants = m.get("constants") or {}
     if not isinstance(constants, dict) or set(constants) - set(SAMPLE_FIELDS):
         raise ctx.err("constants", f"expected a mapping whose keys are Sample fields {list(SAMPLE_FIELDS)}")

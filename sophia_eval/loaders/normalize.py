@@ -36,11 +36,14 @@ def _literal(value: Any, d: Draft, field: str) -> Any:
 
 
 def stringified_lists(d: Draft) -> None:
-    """Options, images and answers given as Python-literal strings ("['a', 'b']") become lists.
-    (MMMU `options`/`images`, OlympiadBench `final_answer` in some releases.)"""
+    """Options, images, answers and categories given as Python-literal strings ("['a', 'b']")
+    become lists (MMMU `options`/`images`/`img_type`, OlympiadBench `final_answer` in some releases)."""
     for f in ("options", "images", "answer"):
         if f in d:
             d[f] = _literal(d[f], d, f)
+    cats = d.get("categories") or {}
+    for k, v in list(cats.items()):
+        cats[k] = _literal(v, d, f"categories.{k}")
 
 
 def bool_strings(d: Draft) -> None:
@@ -254,12 +257,36 @@ def semicolon_options(d: Draft) -> None:
     d["options"] = opts
 
 
+_COT_SUFFIX = re.compile(r"\s*Please reason step by step, and put your final answer within \\boxed\{\}\.?\s*$")
+
+
+def strip_cot_suffix(d: Draft) -> None:
+    """A question stored with a prompt suffix already appended ('Please reason step by step, and
+    put your final answer within \\boxed{}.', QwQ's AIME files) loses it: templates add their own."""
+    if isinstance(d.get("question"), str):
+        d["question"] = _COT_SUFFIX.sub("", d["question"])
+
+
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\((https?://[^)\s]+)\)")
+
+
+def markdown_image_urls(d: Draft) -> None:
+    """Figures embedded as markdown links `![](https://...)` in the question (OlympiadBench first
+    release) become image entries, so an item that needs a figure is never treated as text-only."""
+    q = d.get("question")
+    if isinstance(q, str):
+        urls = _MD_IMAGE.findall(q)
+        if urls:
+            d["images"] = list(d.get("images") or []) + urls
+
+
 NORMALIZERS: dict[str, Callable[[Draft], None]] = {
     f.__name__: f
     for f in (
         stringified_lists, bool_strings, join_answer_list, first_of_alternatives, olympiad_tolerance,
         none_strings, fix_json_escapes, unwrap_boxed, last_boxed, strip_answer, fix_degree_mojibake,
         choice_if_options, letter_gold_is_choice, letters_gold, option_text_to_letter,
-        hint_from_query, options_from_question, semicolon_options,
+        hint_from_query, options_from_question, semicolon_options, strip_cot_suffix,
+        markdown_image_urls,
     )
 }
