@@ -38,14 +38,17 @@ _WORDS_RE = re.compile(r"^[A-Za-z][A-Za-z '\-]*$")
 class Comparator:
     """Compares one gold with one prediction under one request's metadata."""
 
-    def __init__(self, req: Request, *, symbolic: bool) -> None:
+    def __init__(self, req: Request, *, symbolic: bool, check_only: bool = False) -> None:
         self.req = req
         self.symbolic = symbolic
+        self.check_only = check_only
+        """Gold self-check: every scalar must parse (compare(gold, gold) then says if it is usable)."""
+        self.problem: str | None = None
 
     # ---- entry -------------------------------------------------------------------------
     def compare(self, gold: Normalized, pred: Normalized) -> Outcome:
         g, p = gold.text, pred.text
-        if compact(g) == compact(p) and (gold.percent == pred.percent or not pred.percent):
+        if not self.check_only and compact(g) == compact(p) and (gold.percent == pred.percent or not pred.percent):
             return Outcome("correct", "string")
         if len(g) > MAX_ANSWER_CHARS or len(p) > MAX_ANSWER_CHARS:
             return Outcome("incorrect", "string", "answer too long for structured comparison")
@@ -151,6 +154,8 @@ class Comparator:
 
     def _scalar(self, g: str, p: str, i: int) -> bool:
         g, p = g.strip(), p.strip()
+        if self.check_only:
+            return self._check_scalar(g)
         if compact(g) == compact(p):
             self._last_method = "string"
             return True
@@ -178,6 +183,25 @@ class Comparator:
             raise NeedsSymbolic
         return self._sympy(g, p, i, gn)
 
+    def _check_scalar(self, g: str) -> bool:
+        """Check mode: is this gold element a number, a word, infinity, or parsable maths?"""
+        self._last_method = "check"
+        if not g:
+            self.problem = "empty element in the gold answer"
+            return False
+        if parse_number(g) is not None or _INF_RE.match(compact(g)) or _WORDS_RE.match(strip_text_wrappers(g)):
+            return True
+        if not self.symbolic:
+            raise NeedsSymbolic
+        from sophia_eval.verify.symbolic import SymbolicError, to_sympy
+
+        try:
+            to_sympy(g)
+            return True
+        except SymbolicError as exc:
+            self.problem = f"gold element {g[:60]!r}: {exc}"
+            return False
+
     def _sympy(self, g: str, p: str, i: int, gn: Num | None) -> bool:
         from sophia_eval.verify.symbolic import SymbolicError, exprs_equal, to_sympy
 
@@ -191,14 +215,29 @@ class Comparator:
             pe = to_sympy(p)
         except SymbolicError:
             return False
-        ok, self._last_method = exprs_equal(
-            ge, pe, tolerance=self._tol(i), rel_tolerance=self.req.rel_tolerance,
-            gold_places=gn.places if gn is not None else (self.req.precision))
+        try:
+            ok, self._last_method = exprs_equal(
+                ge, pe, tolerance=self._tol(i), rel_tolerance=self.req.rel_tolerance,
+                gold_places=gn.places if gn is not None else (self.req.precision))
+        except (TypeError, ValueError, AttributeError, ArithmeticError, NotImplementedError):
+            self._last_method = "symbolic_mismatch"  # e.g. a number against a set: not equal
+            return False
         return ok
 
 
 def _bracketed(s: str) -> bool:
-    return len(s) >= 2 and s[0] in "([" and s[-1] in ")]"
+    """`s` is one bracketed group: its opening bracket closes at the very end (`(1,2)`, `[0,1)`)."""
+    if len(s) < 2 or s[0] not in "([" or s[-1] not in ")]":
+        return False
+    depth = 0
+    for i, ch in enumerate(s):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0 and i != len(s) - 1:
+                return False
+    return depth == 0
 
 
 def _split_multi(s: str, thousands: bool = False) -> list[str]:

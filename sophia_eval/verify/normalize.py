@@ -11,7 +11,8 @@ _LEFT_RIGHT_RE = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![a-
 _DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\circ\b|\\degree\b|\s*\bdegrees?\b|\^\s*\{\s*\\text\{\s*o\s*\}\s*\}")
 _PERCENT_RE = re.compile(r"\s*(?:\\%|%|\\text\{\s*percent\s*\}|\s\bpercent\b)\s*$")
 _TEXT_WRAP_RE = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mathit|mbox|operatorname|rm|bf)\s*\{([^{}]*)\}")
-_ASSIGN_LHS_RE = re.compile(r"^\s*(?:[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?'*|\\[a-zA-Z]+(?:_\{?[A-Za-z0-9]+\}?)?|[A-Za-z]\([A-Za-z0-9]*\))\s*$")
+_SUB = r"(?:_(?:\{[^{}]*\}|[A-Za-z0-9]))?"
+_ASSIGN_LHS_RE = re.compile(rf"^\s*(?:[A-Za-z]{_SUB}'*|\\[a-zA-Z]+{_SUB}|[A-Za-z]\([A-Za-z0-9]*\))\s*$")
 _UNICODE = {
     "−": "-", "–": "-", "—": "-", "×": "\\times ", "·": "\\cdot ", "÷": "/", "π": "\\pi ",
     "∞": "\\infty ", "√": "\\sqrt", "≤": "\\leq ", "≥": "\\geq ", "≠": "\\neq ", "，": ",",
@@ -54,13 +55,14 @@ def basic(s: str) -> str:
     for k, v in _UNICODE.items():
         if k in s:
             s = s.replace(k, v)
-    s = s.replace("$", "").replace("\\\\(", "").replace("\\\\)", "")
+    s = s.replace("\\$", "").replace("$", "").replace("\\(", "").replace("\\)", "")
     s = re.sub(r"^\\[\[(]|\\[\])]$", "", s.strip())
     s = _SPACE_CMDS_RE.sub(" ", s)
     s = _LEFT_RIGHT_RE.sub("", s)
     for pat, rep in _CMD_ALIASES:
         s = pat.sub(rep, s)
     s = re.sub(r"\{,\}", ",", s)  # 1{,}000
+    s = s.replace("{}", "")
     s = re.sub(r"\s+", " ", s).strip()
     return s.rstrip(".。").strip()
 
@@ -108,7 +110,7 @@ def normalize(s: str, *, unit: str | None = None) -> Normalized:
     s = strip_unit(s, unit)
     degree = bool(_DEGREE_RE.search(s))
     if degree:
-        s = _DEGREE_RE.sub("", s).strip()
+        s = _DEGREE_RE.sub("", s).replace("{}", "").strip()
     percent = bool(_PERCENT_RE.search(s))
     if percent:
         s = _PERCENT_RE.sub("", s).strip()

@@ -9,89 +9,63 @@ Thread-safe: any number of threads (or an asyncio loop via `to_thread`) may call
 from __future__ import annotations
 
 import atexit
-import multiprocessing as mp
 import os
 import queue
+import socket
+import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
 from typing import Any, Iterable, Mapping
 
 from sophia_eval.verify.types import Request, Verdict
 
 _SPAWN_TIMEOUT_S = 120.0  # importing sympy on a loaded 2-core machine can take several seconds
-
-
-def _worker_main(conn: Any) -> None:
-    """Worker loop: warm up sympy and the LaTeX parser, then answer (kind, request) messages."""
-    from sophia_eval.verify.compare import NeedsSymbolic
-    from sophia_eval.verify.core import check_gold_core, judge
-    from sophia_eval.verify.symbolic import to_sympy
-
-    try:
-        to_sympy("\\frac{x^2}{2}+1")  # first parse builds the ANTLR tables (~0.3 s)
-    except Exception:
-        pass
-    conn.send("ready")
-    while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError, KeyboardInterrupt):
-            return
-        if msg is None:
-            return
-        kind, req = msg
-        try:
-            if kind == "verify":
-                out: Any = judge(req, symbolic=True)
-            else:
-                out = ("ok", check_gold_core(req, symbolic=True))
-        except NeedsSymbolic:  # cannot happen with symbolic=True; kept as a status, not a crash
-            out = Verdict("error", False, reason="internal: symbolic pass requested sympy again")
-        except RecursionError:
-            out = Verdict("error", False, reason="expression nested too deeply")
-        except Exception as exc:  # garbage input must give a status, never kill the worker
-            out = Verdict("error", False, reason=f"{type(exc).__name__}: {str(exc)[:200]}")
-        conn.send(out)
-
-
-def _context() -> Any:
-    if sys.platform.startswith("linux"):
-        ctx = mp.get_context("forkserver")
-        # the fork server imports these once, so a replacement worker starts in milliseconds
-        ctx.set_forkserver_preload(["sophia_eval.verify.pool", "sympy", "latex2sympy2_extended"])
-        return ctx
-    return mp.get_context("spawn")
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class _Worker:
-    def __init__(self, ctx: Any) -> None:
-        parent, child = ctx.Pipe(duplex=True)
-        self.conn = parent
-        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True, name="sophia-verify")
-        self.proc.start()
-        child.close()
-        if not parent.poll(_SPAWN_TIMEOUT_S) or parent.recv() != "ready":
+    """One worker: a fresh `python -m sophia_eval.verify.worker` joined by a socket pair.
+
+    A plain subprocess, not multiprocessing's spawn/forkserver: those re-import the caller's
+    `__main__`, which breaks under stdin scripts, notebooks and unguarded RL launch scripts.
+    """
+
+    def __init__(self) -> None:
+        parent_sock, child_sock = socket.socketpair()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "sophia_eval.verify.worker", str(child_sock.fileno())],
+                pass_fds=(child_sock.fileno(),), env=env, stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C goes to the caller, which then closes the pool
+            )
+        finally:
+            child_sock.close()
+        self.conn = Connection(parent_sock.detach())
+        if not self.conn.poll(_SPAWN_TIMEOUT_S) or self.conn.recv() != "ready":
             self.kill()
             raise RuntimeError(f"verifier worker did not start within {_SPAWN_TIMEOUT_S:.0f} s")
 
     def kill(self) -> None:
         try:
             self.proc.kill()
-            self.proc.join(5)
+            self.proc.wait(5)
         finally:
             self.conn.close()
 
     def stop(self) -> None:
         try:
             self.conn.send(None)
-            self.proc.join(2)
-        except (OSError, BrokenPipeError):
+            self.proc.wait(2)
+        except (OSError, subprocess.TimeoutExpired):
             pass
-        if self.proc.is_alive():
+        if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.join(2)
+            self.proc.wait(2)
         self.conn.close()
 
 
@@ -114,7 +88,6 @@ class VerifierPool:
         self._lock = threading.Lock()
         self._closed = False
         self._pid = os.getpid()
-        self._ctx = _context()
         self.restarts = 0
         """Workers killed for overrunning their budget (or dying) and replaced."""
 
@@ -135,6 +108,14 @@ class VerifierPool:
             except queue.Empty:
                 return
 
+    def start(self) -> "VerifierPool":
+        """Start all workers now (in parallel) instead of on first use; returns self."""
+        with ThreadPoolExecutor(max_workers=self.max_workers) as ex:
+            workers = list(ex.map(lambda _: self._acquire(), range(self.max_workers)))
+        for w in workers:
+            self._release(w)
+        return self
+
     def _acquire(self) -> _Worker:
         with self._lock:
             try:
@@ -145,7 +126,7 @@ class VerifierPool:
                     self._count += 1
         if spawn:
             try:
-                return _Worker(self._ctx)
+                return _Worker()
             except Exception:
                 with self._lock:
                     self._count -= 1
@@ -178,7 +159,7 @@ class VerifierPool:
                 out = w.conn.recv()
                 self._release(w)
                 return out
-        except (EOFError, OSError, BrokenPipeError) as exc:
+        except (EOFError, OSError) as exc:
             self._discard(w)
             return Verdict("error", False, reason=f"verifier worker died ({type(exc).__name__}); replaced")
         self._discard(w)
