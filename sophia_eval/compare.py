@@ -102,6 +102,11 @@ def protocol_differences(a: RunInfo, b: RunInfo) -> list[str]:
     for key in sorted(set(fa) | set(fb)):
         if key in _IGNORED_CONFIG or key.split(".")[0] in _IGNORED_CONFIG:
             continue
+        # The protocol block repeats fields recorded elsewhere (generation.*, top-level prompt
+        # settings, resolved there); report each difference once, under its resolved name.
+        leaf = key.partition(".")[2]
+        if key.startswith("protocol.") and any(k in fa or k in fb for k in (f"generation.{leaf}", leaf)):
+            continue
         if fa.get(key) != fb.get(key):
             diffs.append(f"{key}: {fa.get(key)!r} vs {fb.get(key)!r}")
     if a.verifier_version != b.verifier_version:

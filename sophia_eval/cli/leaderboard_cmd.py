@@ -18,46 +18,67 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=_EXIT_BAD_INPUT)
 
 
+def _short(col) -> str:
+    bench, _split, metric = col
+    return bench + {"pass@1": "", "worst_case": " wc", "wemath_strict": " strict", "wemath_loose": " loose"}.get(metric, f" {metric}")
+
+
+def _near_runs(rows, keep_top: int = 3):
+    """Runs, the top published rows, and the published rows just above and below each run."""
+    keep = set(range(min(keep_top, len(rows))))
+    for i, r in enumerate(rows):
+        if r.entry.kind == "run":
+            keep |= {i - 1, i, i + 1}
+    return [rows[i] for i in sorted(k for k in keep if 0 <= k < len(rows))]
+
+
 def _print_leaderboard(board, show_all: bool) -> None:
     from rich.console import Console
     from rich.table import Table as RichTable
 
-    from sophia_eval.leaderboard_io import column_label, protocol_title
+    from sophia_eval.leaderboard_io import protocol_title
 
     console = Console()
     for path, reason in board.skipped:
         console.print(f"[yellow]skipped[/] {path}: {reason}", highlight=False)
     for ov in board.overviews:
-        has_runs = any(r.kind == "run" for r in ov.rows)
-        if not (has_runs or show_all):
+        if not (show_all or any(r.kind == "run" for r in ov.rows)):
             continue
         t = RichTable(title=f"{protocol_title(board, ov.protocol)}: overview", title_justify="left")
-        t.add_column("Model", overflow="fold")
+        t.add_column("Model", no_wrap=True, max_width=30, overflow="ellipsis")
         for c in ov.columns:
-            t.add_column(column_label(c), justify="right")
+            t.add_column(_short(c), justify="right")
         t.add_column("Avg", justify="right", style="bold")
-        rows = ov.rows if show_all else [r for r in ov.rows if r.kind == "run" or r.n_columns == len(ov.columns)][:12]
+        full = [r for r in ov.rows if r.kind == "baseline" and r.n_columns == len(ov.columns)]
+        rows = ov.rows if show_all else [r for r in ov.rows if r.kind == "run" or r in full[:5]]
         for r in rows:
             name = f"[bold orange3]{r.model} (run)[/]" if r.kind == "run" else r.model
             avg = "" if r.average is None else f"{r.average:.2f}" + ("*" if r.n_columns < len(ov.columns) else "")
             t.add_row(name + (" ⚠" if r.flagged else ""),
                       *(r.cells[c].entry.value_text if c in r.cells else "" for c in ov.columns), avg)
+        if len(rows) < len(ov.rows):
+            t.caption = f"{len(rows)} of {len(ov.rows)} rows (runs and the top published); --all or the written files for all"
         console.print(t)
     for table in board.tables:
         if not (show_all or any(r.entry.kind == "run" for r in table.rows)):
             continue
         t = RichTable(title=f"{table.benchmark} / {table.split} / {table.metric}  [{protocol_title(board, table.protocol)}]",
                       title_justify="left")
-        for name, kw in (("#", {"justify": "right"}), ("Model", {}), ("Value", {"justify": "right"}),
-                         ("95% CI", {"justify": "right"}), ("Flags", {"overflow": "fold"})):
-            t.add_column(name, **kw)
-        for r in table.rows:
+        t.add_column("#", justify="right")
+        t.add_column("Model", no_wrap=True, max_width=32, overflow="ellipsis")
+        t.add_column("Value", justify="right")
+        t.add_column("95% CI", justify="right", no_wrap=True)
+        t.add_column("Flags", overflow="fold")
+        rows = table.rows if show_all else _near_runs(table.rows)
+        for r in rows:
             e = r.entry
             ci = "" if e.ci_low is None else f"{e.ci_low:.1f}-{e.ci_high:.1f}" + ("~" if e.kind == "baseline" else "")
             name = f"[bold orange3]{e.model} (run)[/]" if e.kind == "run" else e.model
             t.add_row(str(r.rank), name, e.value_text, ci, "; ".join(r.flags))
-        for note in table.notes:
-            t.caption = note
+        captions = list(table.notes)
+        if len(rows) < len(table.rows):
+            captions.append(f"{len(rows)} of {len(table.rows)} rows shown; --all or the written files for all")
+        t.caption = " ".join(captions) or None
         console.print(t)
 
 
