@@ -13,8 +13,9 @@ _EXIT_BAD_INPUT = 2
 
 def _fail(message: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=_EXIT_BAD_INPUT)
 
 
@@ -34,6 +35,7 @@ def _near_runs(rows, keep_top: int = 3):
 
 def _print_leaderboard(board, show_all: bool) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table as RichTable
 
     from sophia_eval.leaderboard_io import protocol_title
@@ -52,7 +54,7 @@ def _print_leaderboard(board, show_all: bool) -> None:
         full = [r for r in ov.rows if r.kind == "baseline" and r.n_columns == len(ov.columns)]
         rows = ov.rows if show_all else [r for r in ov.rows if r.kind == "run" or r in full[:5]]
         for r in rows:
-            name = f"[bold orange3]{r.model} (run)[/]" if r.kind == "run" else r.model
+            name = f"[bold orange3]{escape(r.model)} (run)[/]" if r.kind == "run" else escape(r.model)
             avg = "" if r.average is None else f"{r.average:.2f}" + ("*" if r.n_columns < len(ov.columns) else "")
             t.add_row(name + (" ⚠" if r.flagged else ""),
                       *(r.cells[c].entry.value_text if c in r.cells else "" for c in ov.columns), avg)
@@ -73,12 +75,12 @@ def _print_leaderboard(board, show_all: bool) -> None:
         for r in rows:
             e = r.entry
             ci = "" if e.ci_low is None else f"{e.ci_low:.1f}-{e.ci_high:.1f}" + ("~" if e.kind == "baseline" else "")
-            name = f"[bold orange3]{e.model} (run)[/]" if e.kind == "run" else e.model
-            t.add_row(str(r.rank), name, e.value_text, ci, "; ".join(r.flags))
+            name = f"[bold orange3]{escape(e.model)} (run)[/]" if e.kind == "run" else escape(e.model)
+            t.add_row(str(r.rank), name, e.value_text, ci, escape("; ".join(r.flags)))
         captions = list(table.notes)
         if len(rows) < len(table.rows):
             captions.append(f"{len(rows)} of {len(table.rows)} rows shown; --all or the written files for all")
-        t.caption = " ".join(captions) or None
+        t.caption = escape(" ".join(captions)) or None
         console.print(t)
 
 
@@ -159,6 +161,7 @@ def _p(p: float) -> str:
 
 def _print_comparison(c, max_flips: int) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table as RichTable
 
     console = Console()
@@ -176,7 +179,7 @@ def _print_comparison(c, max_flips: int) -> None:
         if bc.only_a or bc.only_b:
             flags.append(f"{bc.only_a} item(s) only in A, {bc.only_b} only in B (left out)")
         t.add_row(f"{bc.benchmark}:{bc.split}", str(s.n_items), f"{100 * s.mean_a:.2f}", f"{100 * s.mean_b:.2f}",
-                  f"[{colour}]{100 * s.delta:+.2f}[/]", ci, _p(s.p_value), s.method, "\n".join(flags))
+                  f"[{colour}]{100 * s.delta:+.2f}[/]", ci, _p(s.p_value), s.method, escape("\n".join(flags)))
     console.print(t)
     if c.unmatched:
         console.print(f"[yellow]on one side only (not compared):[/] {', '.join(c.unmatched)}", highlight=False)
@@ -187,7 +190,7 @@ def _print_comparison(c, max_flips: int) -> None:
             for name in ("Field", "Value", "Items", "A %", "B %", "Δ", "p"):
                 ct.add_column(name, justify="right" if name not in ("Field", "Value") else "left")
             for cd in bc.categories:
-                ct.add_row(cd.field, cd.value, str(cd.n_items), f"{cd.a:.1f}", f"{cd.b:.1f}", f"{cd.delta:+.1f}", _p(cd.p_value))
+                ct.add_row(escape(cd.field), escape(cd.value), str(cd.n_items), f"{cd.a:.1f}", f"{cd.b:.1f}", f"{cd.delta:+.1f}", _p(cd.p_value))
             console.print(ct)
         if bc.skipped_fields:
             console.print(f"  (breakdown left out for fields with many values: {', '.join(bc.skipped_fields)})")
