@@ -10,6 +10,10 @@ from sophia_eval.sample import Sample
 from sophia_eval.store import RunStore, RunStoreError
 from sophia_eval.reward import OutcomeReward
 from sophia_eval.verify import VerifierPool, Verdict, check_gold, extract_answer, verify, verify_many
+from sophia_eval.baselines import Baseline, BaselineError, load_baselines
+from sophia_eval.compare import ProtocolMismatch, compare_paths, compare_runs
+from sophia_eval.leaderboard import Leaderboard, build_leaderboard
+from sophia_eval.stats import mcnemar_exact, paired_bootstrap
 
 try:
     __version__ = _pkg_version("sophia-eval")
@@ -31,4 +35,14 @@ __all__ = [
     "extract_answer",
     "verify",
     "verify_many",
+    "Baseline",
+    "BaselineError",
+    "Leaderboard",
+    "ProtocolMismatch",
+    "build_leaderboard",
+    "compare_paths",
+    "compare_runs",
+    "load_baselines",
+    "mcnemar_exact",
+    "paired_bootstrap",
 ]
