@@ -121,9 +121,12 @@ class Baseline:
 # -- locating -------------------------------------------------------------------------------
 
 
-def baselines_dir() -> Path:
-    """The bundled baselines: the wheel copy when installed, else `<repo>/leaderboards/baselines`."""
-    here = Path(__file__).resolve().parent
+def baselines_dir(package_dir: str | Path | None = None) -> Path:
+    """The bundled baselines: the wheel copy when installed, else `<repo>/leaderboards/baselines`.
+
+    `package_dir` is the installed `sophia_eval` package directory (default: this module's).
+    """
+    here = Path(package_dir) if package_dir is not None else Path(__file__).resolve().parent
     for candidate in (here / "_bundled" / "baselines", here.parent / "leaderboards" / "baselines"):
         if (candidate / PROTOCOLS_FILE).is_file():
             return candidate

@@ -130,3 +130,15 @@ def test_reference_name_without_mapping_is_an_error_saying_where_to_add_it():
     row = dict(_reference_rows()[0], benchmark="ChartQA")
     with pytest.raises(BaselineError, match="'ChartQA' has no registry mapping; add it to REFERENCE_NAMES"):
         map_reference_row(row, "ref.csv:2")
+
+
+def test_installed_wheel_copy_is_preferred(tmp_path):
+    bundled = tmp_path / "site" / "sophia_eval" / "_bundled" / "baselines"
+    bundled.mkdir(parents=True)
+    (bundled / "protocols.yaml").write_text("x: {title: t, description: d}\n", encoding="utf-8")
+    assert baselines_dir(tmp_path / "site" / "sophia_eval") == bundled
+
+
+def test_no_baselines_anywhere_says_how_to_fix(tmp_path):
+    with pytest.raises(BaselineError, match="reinstall sophia-eval or pass a baselines directory"):
+        baselines_dir(tmp_path / "pkg")
