@@ -9,7 +9,7 @@ from sophia_eval.verify.numbers import parse_number
 
 _LETTER_LIST_RE = re.compile(r"^\(?([A-Z])\)?(?:\s*(?:,|;|、|/|&|\band\b|\bor\b|和|或)?\s*\(?([A-Z])\)?)*$")
 _LEADING_LETTER_RE = re.compile(r"^(?:option|choice|answer|选项)?\s*[(\[]?([A-Z])(?:[)\].:：]|\s*$|\s+[-–:]|\s)", re.IGNORECASE)
-_NAMED_LETTER_RE = re.compile(r"\b(?:option|choice)s?\s*[(\[]?([A-Z])\b[)\]]?", re.IGNORECASE)
+_NAMED_LETTER_RE = re.compile(r"\b(?i:option|choice|answer)s?(?:\s+(?i:is)|\s*:)?\s*[(\[]?([A-Z])\b[)\]]?")
 _OPTION_PREFIX_RE = re.compile(r"^\s*\(?[A-Z]\s*[).:：]\s*")
 _HEDGE_RE = re.compile(r"\b(?:or|and/or)\b|或")
 
@@ -51,14 +51,14 @@ def pred_letters(answer: str, options: tuple[str, ...] | None, *, multi: bool) -
         # "A or B": a hedge names a second letter right after the first
         more = re.match(r"\s*(?:or|and/or|或|/)\s*\(?([A-Z])\b", rest)
         return [letter, more.group(1)] if more else [letter]
-    named = list(dict.fromkeys(x.upper() for x in _NAMED_LETTER_RE.findall(a)))
+    named = list(dict.fromkeys(_NAMED_LETTER_RE.findall(a)))
     named = [x for x in named if x in valid]
     return named or None
 
 
 def _match_option_text(answer: str, options: tuple[str, ...] | None) -> list[str] | None:
-    if not options or all(len(o.strip()) <= 1 for o in options):
-        return None  # options are bare letters (MathVision items whose choices are in the image)
+    if not options or _bare_letters(options):
+        return None
     key_norm = normalize(answer)
     key = compact(key_norm.text).lower()
     num = parse_number(key_norm.text)
@@ -72,6 +72,11 @@ def _match_option_text(answer: str, options: tuple[str, ...] | None) -> list[str
         if num is not None and on is not None and on.value == num.value:
             hits.append(chr(65 + i))
     return hits if len(hits) == 1 else None
+
+
+def _bare_letters(options: tuple[str, ...]) -> bool:
+    """Options that are just their own letters (MathVision items whose choices are in the image)."""
+    return all(o.strip().strip("()").upper() == chr(65 + i) for i, o in enumerate(options))
 
 
 def choice_match(gold: list[str], pred: list[str] | None, *, multi: bool) -> tuple[str, str]:

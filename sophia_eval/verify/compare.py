@@ -55,7 +55,7 @@ class Comparator:
         if gold.percent or self.req.answer_type == "percent":
             return self._percent(g, p, pred.percent)
         if pred.percent:  # "25%" against gold 25 (unit) or gold 0.25 (same quantity)
-            ok = self._scalar(g, p, 0) or self._number_scaled(g, p, Fraction(1, 100))
+            ok = self._scalar(g, p, 0) or self._number_scaled(p, g, Fraction(1, 100))
             return Outcome("correct" if ok else "incorrect", "percent")
         return self._structured(g, p)
 
@@ -80,7 +80,7 @@ class Comparator:
             ok = self._scalar(g, p, 0)
             if ok:
                 return Outcome("correct", "equation")
-        gold_parts = _split_multi(g)
+        gold_parts = [g] if parse_number(g) is not None else _split_multi(g)
         if len(gold_parts) > 1 or self.req.multiple or "\\pm" in g:
             pred_parts = _split_multi(p)
             if len(gold_parts) > 1 or len(pred_parts) > 1 or "\\pm" in g:
@@ -139,9 +139,10 @@ class Comparator:
         ok = self._scalar(g, p, 0) or (not pred_has_percent and self._number_scaled(g, p, Fraction(1, 100)))
         return Outcome("correct" if ok else "incorrect", "percent")
 
-    def _number_scaled(self, g: str, p: str, factor: Fraction) -> bool:
-        gn, pn = parse_number(g), parse_number(p)
-        return bool(gn and pn and gn.value * factor == pn.value)
+    def _number_scaled(self, a: str, b: str, factor: Fraction) -> bool:
+        """a * factor == b exactly (the only rescaling: a percent and its fraction of one)."""
+        an, bn = parse_number(a), parse_number(b)
+        return bool(an and bn and an.value * factor == bn.value)
 
     # ---- scalars -----------------------------------------------------------------------
     _last_method = "string"
@@ -170,7 +171,7 @@ class Comparator:
                 precision=self.req.precision)
             return ok
         gt, pt = strip_text_wrappers(g), strip_text_wrappers(p)
-        if gt.lower() == pt.lower() and _WORDS_RE.match(gt):
+        if gt.lower() == pt.lower() and _WORDS_RE.match(gt) and len(gt) > 1:  # single letters are symbols
             self._last_method = "text"
             return True
         if (gn is not None or _WORDS_RE.match(gt)) and _WORDS_RE.match(pt) and len(pt) > 1:

@@ -77,6 +77,8 @@ def judge(req: Request, *, symbolic: bool) -> Verdict:
             # MathVision credits the option's value; fall back to a value comparison per option
             chosen = _value_pick(req, cands[-1], symbolic)
         status, reason = choice_match(gl, chosen or None, multi=multi)
+        if status == "no_answer":  # an answer was found but names no option: wrong, not missing
+            status, reason = "incorrect", f"answer {cands[-1][:40]!r} names no option"
         return Verdict(status, status == "correct", extracted=cands[-1], gold_parsed=",".join(gl),
                        pred_parsed=",".join(chosen), method="choice", reason=reason)
 
@@ -117,7 +119,9 @@ def judge(req: Request, *, symbolic: bool) -> Verdict:
 def _value_pick(req: Request, answer: str, symbolic: bool) -> list[str]:
     """Letters whose option equals the answer as maths (e.g. `\\frac{1}{2}` vs option `0.5`)."""
     assert req.options is not None
-    if all(len(o.strip()) <= 1 for o in req.options):
+    from sophia_eval.verify.choice import _bare_letters
+
+    if _bare_letters(req.options):
         return []
     hits = []
     pred_n = normalize(answer, unit=req.unit)

@@ -144,8 +144,8 @@ def _clean_tail(s: str) -> str:
     if m:
         return m.group(1).strip()
     s = s.split("\n", 1)[0].strip()
-    s = re.sub(r"(?<=[^\d])\.\s.*$", "", s)  # cut at the end of the sentence (not a decimal point)
-    return s.strip().rstrip(".。").strip()
+    s = re.sub(r"[.。](?:\s.*)?$", "", s)  # cut at the end of the sentence (a decimal point has no space after it)
+    return s.strip().strip("*").strip()
 
 
 def extract_candidates(text: str, policy: "ExtractionPolicy | str | None" = None) -> list[str]:
@@ -164,6 +164,8 @@ def extract_candidates(text: str, policy: "ExtractionPolicy | str | None" = None
         boxes = [b for b in find_boxed(text) if b]
         if boxes:
             return boxes
+        if "\\boxed" in text:  # only empty or unclosed boxes: a truncated answer, not an answer
+            return []
     if pol.answer_tags:
         tags = _ANSWER_TAG_RE.findall(text)
         if tags and tags[-1].strip():

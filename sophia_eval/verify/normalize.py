@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 _CTRL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_SPACE_CMDS_RE = re.compile(r"\\[,;:! ]|\\q?quad\b|~|\\displaystyle|\\textstyle|\\limits")
+_SPACE_CMDS_RE = re.compile(r"(?<!\\)\\[,;: ]|\\q?quad\b|~|\\displaystyle|\\textstyle|\\limits")
 _LEFT_RIGHT_RE = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![a-zA-Z])\s*")
 _DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\circ\b|\\degree\b|\s*\bdegrees?\b|\^\s*\{\s*\\text\{\s*o\s*\}\s*\}")
 _PERCENT_RE = re.compile(r"\s*(?:\\%|%|\\text\{\s*percent\s*\}|\s\bpercent\b)\s*$")
@@ -57,6 +57,7 @@ def basic(s: str) -> str:
             s = s.replace(k, v)
     s = s.replace("\\$", "").replace("$", "").replace("\\(", "").replace("\\)", "")
     s = re.sub(r"^\\[\[(]|\\[\])]$", "", s.strip())
+    s = re.sub(r"(?<!\\)\\!", "", s)  # negative thin space (32,\!348)
     s = _SPACE_CMDS_RE.sub(" ", s)
     s = _LEFT_RIGHT_RE.sub("", s)
     for pat, rep in _CMD_ALIASES:
@@ -107,6 +108,8 @@ def normalize(s: str, *, unit: str | None = None) -> Normalized:
     s = basic(s)
     if s.startswith("\\boxed{") and s.endswith("}"):
         s = s[7:-1].strip()
+    if unit and basic(unit) in ("%", "\\%"):
+        unit = None  # a percent unit is handled as a percent, below
     s = strip_unit(s, unit)
     degree = bool(_DEGREE_RE.search(s))
     if degree:
