@@ -1,0 +1,175 @@
+"""Training examples for the update: selected SOPHIA trajectories, mixed with text-only reasoning
+and general VQA data, encoded into token ids with the prompt masked out of the labels.
+
+An example is a chat (prompt turns + one assistant turn) and a weight (the trajectory's reward).
+The prompt is the ORIGINAL question and image(s), never the caption. Labels are -100 on every
+prompt token, so only the assistant turn (and the template's end-of-turn token) is learned.
+
+Mix files (JSONL, one object per line):
+- text-only reasoning: `{"question": ..., "response": ...}` (e.g. NuminaMath / MATH solutions);
+- general VQA: `{"images": [paths], "question": ..., "response": ...}` (paths relative to the file).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from sophia_eval.sample import Sample
+from sophia_eval.sophia.config import MixConfig
+
+IGNORE_INDEX = -100
+# Per-token tensors that are padded like input_ids; every other tensor is concatenated on dim 0
+# (pixel_values, image_grid_thw: the models index them by the image tokens in input_ids).
+_TOKEN_KEYS = ("input_ids", "attention_mask", "labels", "mm_token_type_ids", "token_type_ids")
+
+
+@dataclass(frozen=True)
+class TrainExample:
+    """One supervised chat: `messages[:-1]` is the prompt, `messages[-1]` the assistant target."""
+
+    id: str
+    messages: tuple[dict[str, Any], ...]
+    weight: float = 1.0
+    """Reward weight of the trajectory (the objective multiplies its token NLL by it)."""
+    source: str = "sophia"
+    """`sophia`, `text` or `vqa` (for per-source metrics)."""
+
+
+def sample_to_dict(sample: Sample) -> dict[str, Any]:
+    d = dataclasses.asdict(sample)
+    d["images"] = [str(i) for i in sample.images]
+    d["categories"] = dict(sample.categories)
+    return d
+
+
+def sample_from_dict(d: dict[str, Any]) -> Sample:
+    d = dict(d)
+    for key in ("images", "options"):
+        d[key] = tuple(d.get(key) or ())
+    if isinstance(d.get("tolerance"), list):
+        d["tolerance"] = tuple(d["tolerance"])
+    return Sample(**d)
+
+
+def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found; expected a JSONL file")
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    rows.append((n, json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
+    return rows
+
+
+def load_selected(path: str | Path, *, system_prompt: str = "auto") -> list[TrainExample]:
+    """Examples from a `selected.jsonl` written by the select stage."""
+    from sophia_eval.sophia.prompts import training_messages
+
+    path = Path(path)
+    out = []
+    for n, row in _read_jsonl(path):
+        try:
+            sample = sample_from_dict(row["sample"])
+            response = row["reasoning"]
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{n}: not a selected-trajectory record (missing {exc})") from exc
+        msgs = training_messages(sample, response, system_prompt=system_prompt)
+        out.append(TrainExample(id=f"{row['item_id']}/{row['caption_index']}/{row['sample_index']}",
+                                messages=tuple(msgs), weight=float(row.get("weight", 1.0)), source="sophia"))
+    return out
+
+
+def load_mix_file(path: str | Path, kind: str) -> list[TrainExample]:
+    """Text-only (`kind='text'`) or general VQA (`kind='vqa'`) examples."""
+    path = Path(path)
+    out = []
+    for n, row in _read_jsonl(path):
+        if not isinstance(row.get("question"), str) or not isinstance(row.get("response"), str):
+            raise ValueError(f"{path}:{n}: expected string `question` and `response`")
+        images = [str(p if Path(p).is_absolute() else path.parent / p) for p in row.get("images", [])]
+        if kind == "vqa" and not images:
+            raise ValueError(f"{path}:{n}: a general VQA example needs `images`")
+        content: Any = row["question"]
+        if images:
+            content = [*({"type": "image", "image": p} for p in images), {"type": "text", "text": row["question"]}]
+        msgs = ({"role": "user", "content": content}, {"role": "assistant", "content": row["response"]})
+        out.append(TrainExample(id=f"{kind}:{row.get('id', n)}", messages=msgs, source=kind))
+    return out
+
+
+def mix_examples(sophia: Sequence[TrainExample], mix: MixConfig, *, seed: int = 0) -> list[TrainExample]:
+    """SOPHIA examples plus `ratio * len(sophia)` from each mix file, drawn without replacement
+    (seeded); capped at the file's size. The trainer shuffles the result each epoch."""
+    out = list(sophia)
+    for kind in ("text", "vqa"):
+        ratio, path = getattr(mix, f"{kind}_ratio"), getattr(mix, f"{kind}_path")
+        if ratio <= 0:
+            continue
+        pool = load_mix_file(path, kind)
+        want = min(len(pool), round(ratio * len(sophia)))
+        out.extend(random.Random(f"{seed}:{kind}").sample(pool, want))
+    return out
+
+
+def has_chat_template(processor: Any) -> bool:
+    tok = getattr(processor, "tokenizer", processor)
+    return bool(getattr(processor, "chat_template", None) or getattr(tok, "chat_template", None))
+
+
+def encode(processor: Any, example: TrainExample) -> dict[str, Any]:
+    """Token ids (batch dim 1) with labels masked on the prompt; the processor loads the images.
+
+    The prompt is encoded separately (with the generation prompt) and must be a prefix of the
+    full chat's ids; otherwise the chat template is not prefix-stable and masking would be wrong.
+    """
+    if not has_chat_template(processor):
+        raise ValueError("the policy's tokenizer/processor has no chat template; SOPHIA trains on chat-formatted "
+                         "prompts, so use an instruction-tuned checkpoint or set `chat_template` on it")
+    kwargs = dict(tokenize=True, return_dict=True, return_tensors="pt")
+    prompt = processor.apply_chat_template(list(example.messages[:-1]), add_generation_prompt=True, **kwargs)
+    full = processor.apply_chat_template(list(example.messages), **kwargs)
+    n_prompt = prompt["input_ids"].shape[1]
+    ids = full["input_ids"]
+    if ids.shape[1] <= n_prompt or not bool((ids[0, :n_prompt] == prompt["input_ids"][0]).all()):
+        raise ValueError(f"example {example.id}: the chat template does not render the prompt as a prefix of the "
+                         "full chat, so prompt tokens cannot be masked reliably")
+    labels = ids.clone()
+    labels[:, :n_prompt] = IGNORE_INDEX
+    if "attention_mask" in full:
+        labels[full["attention_mask"] == 0] = IGNORE_INDEX
+    out = dict(full)
+    out["labels"] = labels
+    return out
+
+
+def collate(encoded: Sequence[dict[str, Any]], pad_token_id: int) -> dict[str, Any]:
+    """Right-pad per-token tensors; concatenate the others (pixel_values, image_grid_thw)."""
+    import torch
+
+    width = max(e["input_ids"].shape[1] for e in encoded)
+    batch: dict[str, Any] = {}
+    keys = {k for e in encoded for k in e}
+    for key in sorted(keys):
+        if key in _TOKEN_KEYS:
+            fill = {"input_ids": pad_token_id, "labels": IGNORE_INDEX}.get(key, 0)
+            rows = []
+            for e in encoded:
+                t = e.get(key)
+                if t is None:  # e.g. mm_token_type_ids absent for a text-only example
+                    t = torch.zeros_like(e["input_ids"])
+                pad = width - t.shape[1]
+                rows.append(torch.nn.functional.pad(t, (0, pad), value=fill))
+            batch[key] = torch.cat(rows, dim=0)
+        else:
+            parts = [e[key] for e in encoded if key in e]
+            batch[key] = torch.cat(parts, dim=0)
+    return batch

@@ -1,0 +1,345 @@
+"""The SOPHIA policy update: reward-weighted NLL through Hugging Face Accelerate.
+
+Read top to bottom: set up Accelerate -> load the policy and freeze the vision side -> measure
+every example once (so each global batch's token count is known to all processes) -> loop over
+optimizer steps, each a fixed global batch of `global_batch_size` examples split over processes
+and accumulation steps -> checkpoint (HF weights + optimizer/scheduler/RNG/data position) ->
+final HF-format model in `<output_dir>/final`.
+
+The same code runs on one CPU process, under `torchrun`/`accelerate launch` with several
+processes, and with DeepSpeed ZeRO-3 or FSDP configs (see `train/accelerate/`). Simplifications,
+on purpose: the data order is a seeded permutation per epoch and the data position is just the
+optimizer-step counter, so resuming never needs a dataloader state; a final partial global batch
+is dropped (so every step has the same global batch size); examples are encoded on the fly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import random
+import shutil
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from sophia_eval.sophia.config import TrainConfig
+from sophia_eval.sophia.dataset import TrainExample, collate, encode
+from sophia_eval.sophia.objective import make_objective, reduce_loss, token_logprobs
+
+# Top-level module names of vision encoders and projectors across HF VLM families (Qwen2/2.5-VL:
+# `visual` incl. its merger; LLaVA / InternVL-hf: `vision_tower` + `multi_modal_projector`;
+# InternVL remote code: `vision_model` + `mlp1`; Idefics/SmolVLM: `vision_model` + `connector`).
+VISION_MODULE_NAMES = frozenset({"visual", "vision_tower", "vision_model", "multi_modal_projector", "mlp1",
+                                 "connector", "image_newline", "vision_embed_tokens"})
+FAULT_ENV = "SOPHIA_FAULT_AFTER_STEP"
+"""Fault injection for the resume test: SIGKILL this process right after that optimizer step."""
+STATE_FILE = "trainer_state.json"
+
+
+@dataclass
+class TrainResult:
+    final_dir: Path
+    steps: int
+    losses: list[float] = field(default_factory=list)
+    """Global-batch loss per optimizer step run in this invocation (resumed steps excluded)."""
+    n_examples: int = 0
+    n_dropped_too_long: int = 0
+    resumed_from: int = 0
+    param_digest: str = ""
+    """sha256 over this process's parameters after the last step (equal on every rank when in sync)."""
+
+
+def parameter_digest(model: Any) -> str:
+    """Digest of all parameter values in name order (to check that data-parallel ranks agree)."""
+    h = hashlib.sha256()
+    for name, p in sorted(model.named_parameters(), key=lambda kv: kv[0]):
+        h.update(name.encode())
+        h.update(p.detach().float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _is_vision_param(name: str) -> bool:
+    return any(part in VISION_MODULE_NAMES for part in name.split("."))
+
+
+def freeze_vision(model: Any) -> int:
+    """Freeze vision encoder + projector; return the number of frozen parameters (0 for text LMs)."""
+    frozen = 0
+    for name, p in model.named_parameters():
+        if _is_vision_param(name):
+            p.requires_grad_(False)
+            frozen += p.numel()
+    return frozen
+
+
+def load_policy(model_id: str, *, trust_remote_code: bool = False) -> tuple[Any, Any]:
+    """(model, processor) for a VLM (image-text-to-text) or a text causal LM."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
+
+    from sophia_eval.backends.hf_loading import check_model_path, load_processor
+
+    check_model_path(model_id)
+    cfg = AutoConfig.from_pretrained(model_id, trust_remote_code=trust_remote_code)
+    auto = AutoModelForImageTextToText if hasattr(cfg, "vision_config") else AutoModelForCausalLM
+    model = auto.from_pretrained(model_id, trust_remote_code=trust_remote_code)
+    return model, load_processor(model_id)
+
+
+def lr_lambda(config: TrainConfig, total_steps: int):
+    """Linear warm-up, then cosine decay from the peak to `min_lr_ratio` of it at the last step."""
+
+    def fn(step: int) -> float:
+        if step < config.warmup_steps:
+            return (step + 1) / config.warmup_steps
+        span = max(total_steps - config.warmup_steps - 1, 1)
+        progress = min((step - config.warmup_steps) / span, 1.0)
+        return config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return fn
+
+
+def _mixed_precision(setting: str) -> str:
+    if setting != "auto":
+        return setting
+    import torch
+
+    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+
+
+def _no_accelerator() -> bool:
+    """True on CPU-only machines: Accelerate then needs `cpu=True` to see a torchrun launch as
+    multi-process (gloo); otherwise every process would silently train alone."""
+    import torch
+
+    probe = getattr(torch, "accelerator", None)
+    return not (probe.is_available() if probe is not None else torch.cuda.is_available())
+
+
+def _run_fingerprint(config: TrainConfig, examples: Sequence[TrainExample], world: int) -> str:
+    """What must match for a resume to continue the same run (output/save/log settings excluded)."""
+    keep = {k: v for k, v in dataclasses.asdict(config).items()
+            if k not in ("output_dir", "save_every", "keep_checkpoints", "log_with", "max_steps")}
+    h = hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode())
+    for ex in examples:
+        h.update(json.dumps([ex.id, ex.weight, ex.messages], sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def _latest_checkpoint(out: Path) -> Path | None:
+    done = [p for p in out.glob("checkpoint-*") if (p / STATE_FILE).exists() and p.name.split("-")[-1].isdigit()]
+    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def _measure(examples: Sequence[TrainExample], processor: Any, accelerator: Any) -> list[tuple[int, int]]:
+    """(total tokens, target tokens) per example; each process encodes its share, then all gather."""
+    from accelerate.utils import gather_object
+
+    mine = [(i, *_lengths(encode(processor, examples[i])))
+            for i in range(accelerator.process_index, len(examples), accelerator.num_processes)]
+    rows = gather_object(mine) if accelerator.num_processes > 1 else mine
+    lengths = [(0, 0)] * len(examples)
+    for i, total, target in rows:
+        lengths[i] = (total, target)
+    return lengths
+
+
+def _lengths(enc: dict[str, Any]) -> tuple[int, int]:
+    return int(enc["input_ids"].shape[1]), int((enc["labels"] != -100).sum())
+
+
+def _save_hf(accelerator: Any, model: Any, processor: Any, path: Path) -> None:
+    state = accelerator.get_state_dict(model)  # collective under ZeRO-3 / FSDP: every rank calls it
+    if accelerator.is_main_process:
+        accelerator.unwrap_model(model).save_pretrained(path, state_dict=state, save_function=accelerator.save)
+        save_processor(processor, path)
+
+
+def save_processor(processor: Any, path: Path) -> None:
+    """Save the processor so that `load_processor` rebuilds the same one.
+
+    The no-torchvision fallback of `hf_loading.load_processor` is a subclass named `...ImageOnly`;
+    its own `save_pretrained` would record that name, which no loader knows. Save its parts as
+    the original checkpoint lays them out instead, under the parent class name.
+    """
+    cls = type(processor)
+    if not cls.__name__.endswith("ImageOnly"):
+        processor.save_pretrained(path)
+        return
+    processor.tokenizer.save_pretrained(path)
+    processor.image_processor.save_pretrained(path)
+    (Path(path) / "processor_config.json").write_text(
+        json.dumps({"processor_class": cls.__mro__[1].__name__}), encoding="utf-8")
+    if processor.chat_template:
+        (Path(path) / "chat_template.jinja").write_text(processor.chat_template, encoding="utf-8")
+
+
+def _save_checkpoint(accelerator, model, processor, out: Path, step: int, state: dict, keep: int) -> Path:
+    final = out / f"checkpoint-{step}"
+    tmp = out / f".checkpoint-{step}.tmp"
+    if accelerator.is_main_process and tmp.exists():
+        shutil.rmtree(tmp)
+    accelerator.wait_for_everyone()
+    _save_hf(accelerator, model, processor, tmp)
+    accelerator.save_state(str(tmp / "accelerate"), safe_serialization=False)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        (tmp / STATE_FILE).write_text(json.dumps(state, indent=2), encoding="utf-8")  # marks it complete
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        old = sorted((p for p in out.glob("checkpoint-*") if (p / STATE_FILE).exists()),
+                     key=lambda p: int(p.name.split("-")[-1]))
+        for p in old[:-keep]:
+            shutil.rmtree(p, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return final
+
+
+def train(config: TrainConfig, examples: Sequence[TrainExample], *, resume: bool = True) -> TrainResult:
+    """Run (or resume) the update over `examples`; returns where the final HF model is."""
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import DistributedDataParallelKwargs, set_seed
+    from rich.progress import Progress
+
+    if not config.model:
+        raise ValueError("TrainConfig.model is empty; give the policy checkpoint (hub id or local directory)")
+    if not examples:
+        raise ValueError("no training examples: the selection kept nothing (lower alpha, sample more captions "
+                         "or reasoning samples, or check the verifier's status counts)")
+    out = Path(config.output_dir)
+    accelerator = Accelerator(
+        cpu=_no_accelerator(),
+        gradient_accumulation_steps=1,  # set below once the world size is known
+        mixed_precision=_mixed_precision(config.mixed_precision),
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=config.find_unused_parameters)],
+        log_with=config.log_with, project_dir=str(out),
+    )
+    world, rank = accelerator.num_processes, accelerator.process_index
+    accum = config.accumulation_steps(world)
+    accelerator.gradient_accumulation_steps = accum
+    set_seed(config.seed)
+
+    model, processor = load_policy(config.model)
+    n_frozen = freeze_vision(model) if config.freeze_vision else 0
+    model.config.use_cache = False
+    if config.gradient_checkpointing:
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.2 name
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    pad_id = getattr(processor, "tokenizer", processor).pad_token_id
+    pad_id = 0 if pad_id is None else pad_id
+
+    # Every process measures the data identically, so global token counts need no communication.
+    lengths = _measure(examples, processor, accelerator)
+    kept = [i for i, (total, target) in enumerate(lengths) if total <= config.max_length and target > 0]
+    gbs = config.global_batch_size
+    steps_per_epoch = len(kept) // gbs
+    if steps_per_epoch == 0:
+        raise ValueError(f"{len(kept)} usable examples (of {len(examples)}; {len(examples) - len(kept)} longer than "
+                         f"max_length={config.max_length} or empty) is less than one global batch of {gbs}; "
+                         "lower global_batch_size or add data")
+    total_steps = min(steps_per_epoch * config.epochs, config.max_steps or 10**12)
+
+    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.lr, betas=(config.adam_beta1, config.adam_beta2))
+    # Not passed to prepare(): Accelerate would step it once per process per step.
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config, total_steps))
+    model, optimizer = accelerator.prepare(model, optimizer)
+    accelerator.register_for_checkpointing(scheduler)
+    objective = make_objective(config.objective, clip_epsilon=config.clip_epsilon)
+
+    fingerprint = _run_fingerprint(config, examples, world)
+    start = 0
+    ckpt = _latest_checkpoint(out) if resume else None
+    if ckpt is not None:
+        saved = json.loads((ckpt / STATE_FILE).read_text(encoding="utf-8"))
+        if saved["fingerprint"] != fingerprint:
+            raise ValueError(f"{ckpt}: checkpoint belongs to a different run (config or data changed); "
+                             "use a new output_dir or pass resume=False")
+        accelerator.load_state(str(ckpt / "accelerate"))
+        start = int(saved["step"])
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        accelerator.print(f"[sophia train] {len(kept)} examples ({len(examples) - len(kept)} dropped), {world} "
+                          f"process(es) x {accum} accumulation x micro-batch {config.micro_batch_size} = global "
+                          f"batch {gbs}; {total_steps} steps; frozen vision params: {n_frozen}"
+                          + (f"; resuming after step {start}" if start else ""))
+    if config.log_with:
+        accelerator.init_trackers("sophia", config={k: str(v) for k, v in dataclasses.asdict(config).items()})
+
+    result = TrainResult(final_dir=out / "final", steps=total_steps, n_examples=len(kept),
+                         n_dropped_too_long=len(examples) - len(kept), resumed_from=start)
+    model.train()
+    fault_step = int(os.environ.get(FAULT_ENV, "0") or 0)
+    with Progress(disable=not accelerator.is_main_process) as progress:
+        task = progress.add_task("sophia train", total=total_steps, completed=start)
+        for step in range(start, total_steps):
+            t0 = time.time()
+            epoch, pos = divmod(step, steps_per_epoch)
+            order = list(kept)
+            random.Random(f"{config.seed}:epoch{epoch}").shuffle(order)
+            batch_ids = order[pos * gbs:(pos + 1) * gbs]
+            g_tokens = sum(lengths[i][1] for i in batch_ids)
+            mine = batch_ids[rank::world]  # this process's share of the global batch
+            loss_sum = torch.zeros((), device=accelerator.device)
+            for m in range(accum):
+                micro = [examples[i] for i in mine[m * config.micro_batch_size:(m + 1) * config.micro_batch_size]]
+                batch = collate([encode(processor, ex) for ex in micro], pad_id)
+                batch["weight"] = torch.tensor([ex.weight for ex in micro])
+                batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+                with accelerator.accumulate(model):
+                    inputs = {k: v for k, v in batch.items() if k not in ("labels", "weight", "old_logprobs")}
+                    logits = model(**inputs).logits
+                    logp, mask = token_logprobs(logits, batch["labels"])
+                    share = reduce_loss(objective(logp, mask, batch), mask, config.loss_normalisation,
+                                        global_tokens=g_tokens, global_sequences=gbs)
+                    # Accelerate divides by `accum` and DDP averages over processes; undo both so the
+                    # gradient is that of the global-batch loss (sum of all shares).
+                    accelerator.backward(share * world * accum)
+                    loss_sum += share.detach()
+                    grad_norm = None
+                    if accelerator.sync_gradients and config.max_grad_norm > 0:
+                        grad_norm = accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                    optimizer.step()
+                    optimizer.zero_grad()
+            lr = scheduler.get_last_lr()[0]
+            scheduler.step()
+            loss = float(accelerator.reduce(loss_sum, reduction="sum"))
+            result.losses.append(loss)
+            metrics = {"loss": loss, "lr": lr, "tokens": g_tokens, "step_time_s": time.time() - t0,
+                       **({"grad_norm": float(grad_norm)} if grad_norm is not None else {})}
+            if config.log_with:
+                accelerator.log(metrics, step=step + 1)
+            accelerator.print(f"[sophia train] step {step + 1}/{total_steps} "
+                              + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
+            progress.update(task, advance=1)
+            if config.save_every and (step + 1) % config.save_every == 0 and step + 1 < total_steps:
+                _save_checkpoint(accelerator, model, processor, out, step + 1,
+                                 {"step": step + 1, "epoch": epoch, "fingerprint": fingerprint, "world_size": world},
+                                 config.keep_checkpoints)
+            if fault_step and step + 1 == fault_step:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    accelerator.wait_for_everyone()
+    result.param_digest = parameter_digest(accelerator.unwrap_model(model))
+    _save_hf(accelerator, model, processor, result.final_dir)
+    if accelerator.is_main_process:
+        (result.final_dir / "sophia_train.json").write_text(json.dumps({
+            "config": dataclasses.asdict(config), "steps": total_steps, "n_examples": len(kept),
+            "n_dropped": result.n_dropped_too_long, "world_size": world, "fingerprint": fingerprint,
+        }, indent=2, default=str), encoding="utf-8")
+    if config.log_with:
+        accelerator.end_training()
+    accelerator.wait_for_everyone()
+    return result
