@@ -82,6 +82,7 @@ def judge(req: Request, *, symbolic: bool) -> Verdict:
         return Verdict(status, status == "correct", extracted=cands[-1], gold_parsed=",".join(gl),
                        pred_parsed=",".join(chosen), method="choice", reason=reason)
 
+    cands = list(dict.fromkeys(cands))[-50:]  # repeated boxes count once; 50 distinct is a hedge anyway
     preds = [normalize(c, unit=req.unit) for c in cands]
     distinct = list(dict.fromkeys(compact(p.text) for p in preds))
     extracted = cands[-1]

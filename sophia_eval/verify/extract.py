@@ -81,21 +81,22 @@ def get_policy(name: "str | ExtractionPolicy | None") -> ExtractionPolicy:
         raise KeyError(f"unknown extraction policy {name!r}; known: {sorted(_POLICIES)}") from None
 
 
+_BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])")
+
+
 def find_boxed(text: str) -> list[str]:
     """Contents of every `\\boxed{...}` / `\\fbox{...}` in order; nested braces honoured.
 
     An unclosed box (truncated response) is ignored rather than swallowing the rest of the text.
+    Linear in the length of `text`.
     """
     out: list[str] = []
-    i = 0
     n = len(text)
-    while True:
-        starts = [(text.find(cmd, i), cmd) for cmd in _BOX_COMMANDS]
-        starts = [(s, c) for s, c in starts if s >= 0]
-        if not starts:
-            return out
-        s, cmd = min(starts)
-        j = s + len(cmd)
+    pos = 0
+    for m in _BOX_RE.finditer(text):
+        if m.start() < pos:
+            continue  # inside a box already taken (nested boxes count once, as the outer one)
+        j = m.end()
         while j < n and text[j] == " ":
             j += 1
         if j < n and text[j] == "{":
@@ -112,17 +113,16 @@ def find_boxed(text: str) -> list[str]:
                     if depth == 0:
                         break
                 k += 1
-            if k >= n:  # unbalanced: stop here
+            if k >= n:  # unbalanced: nothing after this can close either
                 return out
             out.append(text[j + 1:k].strip())
-            i = k + 1
-        elif j < n and cmd == "\\boxed" and text[j - 1] == " ":  # `\boxed 5`
-            m = re.match(r"[^\s$]+", text[j:])
-            if m:
-                out.append(m.group(0))
-            i = j + (m.end() if m else 1)
-        else:
-            i = j
+            pos = k + 1
+        elif j > m.end() and j < n and m.group(0) == "\\boxed":  # `\boxed 5`
+            tok = re.match(r"[^\s$]+", text[j:])
+            if tok:
+                out.append(tok.group(0))
+                pos = j + tok.end()
+    return out
 
 
 def strip_think(text: str) -> str | None:

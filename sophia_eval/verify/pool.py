@@ -142,10 +142,21 @@ class VerifierPool:
             self._idle.put(w)
 
     def _discard(self, w: _Worker) -> None:
+        """Kill an overrunning or dead worker and start its replacement in the background,
+        so the next check finds a warm worker instead of paying the start-up."""
         w.kill()
         with self._lock:
-            self._count -= 1
             self.restarts += 1
+        threading.Thread(target=self._replace, daemon=True, name="sophia-verify-respawn").start()
+
+    def _replace(self) -> None:
+        try:
+            w = _Worker()
+        except Exception:  # the next _acquire retries the spawn and surfaces the error
+            with self._lock:
+                self._count -= 1
+            return
+        self._release(w)
 
     def run(self, kind: str, req: Request) -> Any:
         """Run one task in a worker within `req.timeout` seconds of work; never raises for bad input."""
