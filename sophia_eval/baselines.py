@@ -260,7 +260,7 @@ def read_baselines_file(
     """Parse and validate one baselines CSV."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # tolerate a BOM from spreadsheet exports
     except (OSError, UnicodeDecodeError) as exc:
         raise BaselineError(f"{path}: cannot read ({exc})") from exc
     reader = csv.DictReader(io.StringIO(text))

@@ -115,11 +115,14 @@ def register(app: typer.Typer) -> None:
             found, skipped = load_runs(paths) if paths else ([], [])
             protocols = load_protocols(baselines)
             published = load_baselines(baselines, vocab=vocab)
-        except (RunStoreError, BaselineError) as exc:
+        except (RunStoreError, BaselineError, ValueError) as exc:  # ValueError: registry spec errors
             _fail(str(exc))
         board = build_leaderboard(found, published, protocols, vocab, skipped=skipped, pairs=pairs)
         _print_leaderboard(board, show_all)
-        written = write_outputs(board, out)
+        try:
+            written = write_outputs(board, out)
+        except OSError as exc:
+            _fail(f"{out}: cannot write the leaderboard files ({exc}); choose another --out")
         typer.echo(
             f"{len(found)} run(s), {len(published)} published numbers -> "
             + ", ".join(str(p) for p in written.values())

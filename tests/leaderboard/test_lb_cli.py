@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from typer.testing import CliRunner
 
 from sophia_eval.cli import app
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cwd(tmp_path, monkeypatch):
+    # `leaderboard` without run arguments reads ./runs; keep the checkout's own runs out of tests.
+    monkeypatch.chdir(tmp_path)
 
 
 def _outcomes(k, n):
@@ -54,3 +62,10 @@ def test_compare_refuses_different_protocols_unless_forced(make_run):
     forced = runner.invoke(app, ["compare", str(a), str(b), "--force"])
     assert refused.exit_code == 2 and "different protocols" in refused.output
     assert forced.exit_code == 0 and "FORCED" in forced.output
+
+
+def test_leaderboard_reports_an_unwritable_output_directory(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = runner.invoke(app, ["leaderboard", "--out", str(blocker / "sub")])
+    assert result.exit_code == 2 and "cannot write the leaderboard files" in result.output
