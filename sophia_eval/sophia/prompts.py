@@ -70,13 +70,12 @@ def caption_messages(sample: Sample) -> list[dict[str, Any]]:
 
 
 def _question_text(sample: Sample) -> str:
-    text = sample.question.strip()
-    if sample.hint:
-        text = f"{sample.hint.strip()}\n{text}"
-    if sample.options:
-        letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-        text += "\n" + "\n".join(f"{letters[i]}. {opt}" for i, opt in enumerate(sample.options))
-    return text
+    """The question exactly as the harness would show it to the policy (template, options, hint),
+    minus the images, so reasoner and policy see the same problem statement."""
+    from sophia_eval import prompts as harness_prompts
+
+    user = harness_prompts.build_messages(sample)[-1]["content"]
+    return "\n".join(p["text"] for p in user if p.get("type") == "text").strip()
 
 
 def reasoning_messages(sample: Sample, caption: str) -> list[dict[str, Any]]:
@@ -101,8 +100,7 @@ def training_messages(sample: Sample, trajectory: str | None, *, system_prompt: 
 
     slow = system_prompt == "slow_thinking" or (
         system_prompt == "auto" and trajectory is not None and is_slow_thinking(trajectory))
-    system = harness_prompts.SYSTEM_PROMPTS["sophia_slow_thinking"] if slow else None
-    messages = list(harness_prompts.build_messages(sample, system_prompt=system))
+    messages = list(harness_prompts.build_messages(sample, system_prompt="sophia_slow_thinking" if slow else None))
     if trajectory is not None:
         messages.append({"role": "assistant", "content": trajectory})
     return messages

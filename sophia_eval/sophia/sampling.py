@@ -1,0 +1,201 @@
+"""Semi-off-policy sampling as a resumable, append-only pipeline.
+
+Stage 1 (on-policy perception): K captions per image from the policy VLM, question withheld.
+Stage 2 (off-policy reasoning): N reasoning samples per caption from the text reasoner, "as if
+seeing the image"; each is verified right away (outcome reward with the item's answer metadata).
+
+Both models are `Generator`s (`sophia_eval.backends.make_generator`): the same transformers, vLLM
+and OpenAI-compatible backends the harness evaluates with. Records in `<out_dir>/`:
+
+    sampling.json        config, prompt version, policy and reasoner descriptions (checked on resume)
+    captions.jsonl       one line per (item_id, caption_index)
+    trajectories.jsonl   one line per (item_id, caption_index, sample_index): caption, reasoning,
+                         reward + verdict, token counts, finish reason, teacher model
+
+A line is written once its generate call returns, so a crash loses at most the batch in flight and
+a rerun generates only what is missing: nothing is sampled twice. Completions that come back as
+backend errors are not recorded (they are retried on the next run) and are counted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from sophia_eval.backends.base import BackendError, Completion, GenerationConfig, Generator
+from sophia_eval.sample import Sample
+from sophia_eval.sophia.config import SamplingConfig
+from sophia_eval.sophia.prompts import PROMPT_VERSION, caption_messages, reasoning_messages
+from sophia_eval.sophia.records import JsonlLog, RecordError, write_json_atomic
+from sophia_eval.sophia.rewards import score_texts
+
+CAPTIONS_FILE = "captions.jsonl"
+TRAJECTORIES_FILE = "trajectories.jsonl"
+META_FILE = "sampling.json"
+# Settings that do not change what is sampled, so a resume may change them.
+_FREE_SETTINGS = ("batch_size", "verify_timeout")
+
+
+@dataclass
+class SamplingStats:
+    captions_new: int = 0
+    captions_total: int = 0
+    trajectories_new: int = 0
+    trajectories_total: int = 0
+    backend_errors: int = 0
+    items_without_image: list[str] = field(default_factory=list)
+    status_counts: dict[str, int] = field(default_factory=dict)
+
+
+def _model_name(gen: Generator) -> str:
+    desc = gen.describe()
+    return str(desc.get("model") or desc.get("model_id") or desc.get("path") or gen.name)
+
+
+def _check_meta(out: Path, meta: dict[str, Any]) -> None:
+    path = out / META_FILE
+    if not path.exists():
+        write_json_atomic(path, meta)
+        return
+    import json
+
+    old = json.loads(path.read_text(encoding="utf-8"))
+    strip = lambda m: {**m, "config": {k: v for k, v in m["config"].items() if k not in _FREE_SETTINGS}}  # noqa: E731
+    a, b = strip(old), strip(meta)
+    diff = sorted(k for k in set(a["config"]) | set(b["config"]) if a["config"].get(k) != b["config"].get(k))
+    for key in ("prompt_version", "policy_model", "reasoner_model"):
+        if a.get(key) != b.get(key):
+            diff.append(key)
+    if diff:
+        raise RecordError(f"{path}: these records were sampled with different {diff}; resuming would mix two "
+                          "configurations. Use a new output directory or restore the original settings")
+
+
+def _batches(seq: Sequence[Any], size: int):
+    for i in range(0, len(seq), size):
+        yield seq[i:i + size]
+
+
+def _usable(comps: list[Completion], stats: SamplingStats) -> list[Completion]:
+    ok = [c for c in comps if c.finish_reason != "error"]
+    stats.backend_errors += len(comps) - len(ok)
+    return ok
+
+
+def _raise_if_all_failed(results: list[list[Completion]], what: str) -> None:
+    flat = [c for r in results for c in r]
+    if flat and all(c.finish_reason == "error" for c in flat):
+        raise BackendError(f"the {what} returned an error for every request of a batch (first: {flat[0].error}); "
+                           "is the server up and the model name right? Records so far are kept; rerun to resume")
+
+
+def sample_captions(items: Sequence[Sample], policy: Generator, out: Path, config: SamplingConfig,
+                    stats: SamplingStats, progress: Any = None) -> None:
+    log = JsonlLog(out / CAPTIONS_FILE)
+    have: dict[str, set[int]] = defaultdict(set)
+    for r in log.read():
+        have[str(r["item_id"])].add(int(r["caption_index"]))
+    todo = []
+    for s in items:
+        if not s.images:
+            stats.items_without_image.append(s.id)
+            continue
+        missing = [k for k in range(config.num_captions) if k not in have[s.id]]
+        if missing:
+            todo.append((s, missing))
+    policy_model = _model_name(policy)
+    task = progress.add_task("captions (policy)", total=len(todo)) if progress else None
+    # Calls are grouped by how many captions are missing, so each call has one `n`.
+    groups: dict[int, list] = defaultdict(list)
+    for s, missing in todo:
+        groups[len(missing)].append((s, missing))
+    for n, group in sorted(groups.items()):
+        gen_cfg = GenerationConfig(n=n, temperature=config.caption_temperature, top_p=config.caption_top_p,
+                                   max_new_tokens=config.caption_max_new_tokens, seed=config.seed)
+        for batch in _batches(group, config.batch_size):
+            results = policy.generate([caption_messages(s) for s, _ in batch], gen_cfg)
+            _raise_if_all_failed(results, "policy")
+            rows = []
+            for (s, missing), comps in zip(batch, results):
+                for k, c in zip(missing, _usable(comps, stats)):
+                    rows.append({"item_id": s.id, "caption_index": k, "caption": c.text,
+                                 "finish_reason": c.finish_reason, "prompt_tokens": c.prompt_tokens,
+                                 "completion_tokens": c.completion_tokens, "latency_s": c.latency_s,
+                                 "policy_model": policy_model, "prompt_version": PROMPT_VERSION})
+            stats.captions_new += log.append(rows)
+            if progress:
+                progress.advance(task, len(batch))
+
+
+def sample_reasoning(items: Sequence[Sample], reasoner: Generator, out: Path, config: SamplingConfig,
+                     stats: SamplingStats, progress: Any = None) -> None:
+    by_id = {s.id: s for s in items}
+    captions = [c for c in JsonlLog(out / CAPTIONS_FILE).read() if str(c["item_id"]) in by_id]
+    log = JsonlLog(out / TRAJECTORIES_FILE)
+    have: dict[tuple[str, int], set[int]] = defaultdict(set)
+    for r in log.read():
+        have[(str(r["item_id"]), int(r["caption_index"]))].add(int(r["sample_index"]))
+    groups: dict[int, list] = defaultdict(list)
+    for c in captions:
+        key = (str(c["item_id"]), int(c["caption_index"]))
+        missing = [n for n in range(config.num_reasonings) if n not in have[key]]
+        if missing:
+            groups[len(missing)].append((c, missing))
+    teacher = _model_name(reasoner)
+    task = progress.add_task("reasoning (reasoner)", total=sum(len(g) for g in groups.values())) if progress else None
+    for n, group in sorted(groups.items()):
+        gen_cfg = GenerationConfig(n=n, temperature=config.reasoning_temperature, top_p=config.reasoning_top_p,
+                                   max_new_tokens=config.reasoning_max_new_tokens, seed=config.seed)
+        for batch in _batches(group, config.batch_size):
+            convs = [reasoning_messages(by_id[str(c["item_id"])], c["caption"]) for c, _ in batch]
+            results = reasoner.generate(convs, gen_cfg)
+            _raise_if_all_failed(results, "reasoner")
+            pending = []
+            for (c, missing), comps in zip(batch, results):
+                for idx, comp in zip(missing, _usable(comps, stats)):
+                    pending.append((c, idx, comp))
+            scores = score_texts([by_id[str(c["item_id"])] for c, _, _ in pending], [p.text for _, _, p in pending],
+                                 timeout=config.verify_timeout)
+            rows = []
+            for (c, idx, comp), score in zip(pending, scores):
+                stats.status_counts[score["status"]] = stats.status_counts.get(score["status"], 0) + 1
+                rows.append({"item_id": c["item_id"], "caption_index": c["caption_index"], "sample_index": idx,
+                             "caption": c["caption"], "policy_model": c.get("policy_model"),
+                             "reasoning": comp.text, "finish_reason": comp.finish_reason,
+                             "prompt_tokens": comp.prompt_tokens, "completion_tokens": comp.completion_tokens,
+                             "chars": len(comp.text), "latency_s": comp.latency_s, "teacher_model": teacher,
+                             "prompt_version": PROMPT_VERSION, **score})
+            stats.trajectories_new += log.append(rows)
+            if progress:
+                progress.advance(task, len(batch))
+
+
+def run_sampling(items: Sequence[Sample], policy: Generator, reasoner: Generator, out_dir: str | Path,
+                 config: SamplingConfig = SamplingConfig(), *, show_progress: bool = True) -> SamplingStats:
+    """Sample (or finish sampling) captions and reasoning for `items` into `out_dir`."""
+    from rich.progress import Progress
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_meta(out, {"config": dataclasses.asdict(config), "prompt_version": PROMPT_VERSION,
+                      "policy_model": _model_name(policy), "reasoner_model": _model_name(reasoner),
+                      "policy": policy.describe(), "reasoner": reasoner.describe()})
+    stats = SamplingStats()
+    with Progress(disable=not show_progress) as progress:
+        sample_captions(items, policy, out, config, stats, progress)
+        sample_reasoning(items, reasoner, out, config, stats, progress)
+    stats.captions_total = sum(1 for _ in JsonlLog(out / CAPTIONS_FILE).read())
+    stats.trajectories_total = sum(1 for _ in JsonlLog(out / TRAJECTORIES_FILE).read())
+    return stats
+
+
+def read_trajectories(out_dir: str | Path) -> list[dict[str, Any]]:
+    """All trajectory records of a sampling directory (raises if there are none)."""
+    path = Path(out_dir) / TRAJECTORIES_FILE
+    rows = list(JsonlLog(path).read())
+    if not rows:
+        raise RecordError(f"{path}: no trajectories; run the sample stage first")
+    return rows

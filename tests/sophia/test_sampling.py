@@ -1,0 +1,133 @@
+"""Sampling pipeline bookkeeping with a deterministic test-double Generator: counts, rewards,
+resume without resampling, retry of backend errors, refusal to mix configurations."""
+
+import json
+
+import pytest
+
+from sophia_eval.backends.base import BackendError, Completion
+from sophia_eval.sample import Sample
+from sophia_eval.sophia.config import SamplingConfig
+from sophia_eval.sophia.records import RecordError
+from sophia_eval.sophia.sampling import CAPTIONS_FILE, TRAJECTORIES_FILE, run_sampling
+
+ITEMS = [Sample(benchmark="t", id=str(i), question=f"What is {i}+1?", answer=str(i + 1), images=(f"/img/{i}.png",))
+         for i in range(3)]
+
+
+class FakeGenerator:
+    """Captions name the item's image; reasoning answers `i+1` unless the caption is index 1."""
+
+    name = "fake"
+
+    def __init__(self, model="fake", fail_first=0, down=False):
+        self.model, self.fail_first, self.down = model, fail_first, down
+        self.calls = []
+
+    def describe(self):
+        return {"model": self.model, "backend": "fake"}
+
+    def generate(self, conversations, config):
+        out = []
+        for conv in conversations:
+            self.calls.append(config.n)
+            content = conv[-1]["content"]
+            comps = []
+            for j in range(config.n):
+                if self.down or self.fail_first > 0:
+                    self.fail_first -= 1
+                    comps.append(Completion(text="", finish_reason="error", error="connection refused"))
+                elif isinstance(content, list):  # caption request: the image path tells the item
+                    comps.append(Completion(text=f"caption of {content[0]['image']} #{j}", finish_reason="stop",
+                                            completion_tokens=5))
+                else:
+                    i = int(content.split("What is ")[-1].split("+")[0])
+                    ans = i + 1 if "#1" not in content else i + 7
+                    comps.append(Completion(text=f"so \\boxed{{{ans}}}" + "." * j, finish_reason="stop",
+                                            completion_tokens=3 + j))
+            out.append(comps)
+        return out
+
+
+def _cfg(**kw):
+    return SamplingConfig(**{"num_captions": 2, "num_reasonings": 3, "batch_size": 2, **kw})
+
+
+def _lines(path):
+    return [json.loads(l) for l in path.read_text().splitlines()]
+
+
+def test_writes_k_captions_and_n_trajectories_per_caption(tmp_path):
+    stats = run_sampling(ITEMS, FakeGenerator(), FakeGenerator("reasoner"), tmp_path, _cfg(), show_progress=False)
+    assert (stats.captions_total, stats.trajectories_total) == (6, 18)
+
+
+def test_rewards_come_from_the_verifier_per_trajectory(tmp_path):
+    run_sampling(ITEMS, FakeGenerator(), FakeGenerator("reasoner"), tmp_path, _cfg(), show_progress=False)
+    rewards = {(t["item_id"], t["caption_index"]): t["reward"] for t in _lines(tmp_path / TRAJECTORIES_FILE)}
+    assert rewards == {(str(i), k): (1.0 if k == 0 else 0.0) for i in range(3) for k in range(2)}
+
+
+def test_trajectory_records_keep_caption_teacher_and_lengths(tmp_path):
+    run_sampling(ITEMS, FakeGenerator(), FakeGenerator("reasoner"), tmp_path, _cfg(), show_progress=False)
+    t = _lines(tmp_path / TRAJECTORIES_FILE)[0]
+    assert (t["teacher_model"], t["policy_model"], t["caption"].startswith("caption of"), t["completion_tokens"],
+            t["chars"]) == ("reasoner", "fake", True, 3, len(t["reasoning"]))
+
+
+def test_rerun_samples_nothing_twice(tmp_path):
+    run_sampling(ITEMS, FakeGenerator(), FakeGenerator("reasoner"), tmp_path, _cfg(), show_progress=False)
+    policy, reasoner = FakeGenerator(), FakeGenerator("reasoner")
+    stats = run_sampling(ITEMS, policy, reasoner, tmp_path, _cfg(), show_progress=False)
+    assert (policy.calls, reasoner.calls, stats.trajectories_total) == ([], [], 18)
+
+
+def test_torn_last_line_is_resampled_only_for_what_it_lost(tmp_path):
+    run_sampling(ITEMS, FakeGenerator(), FakeGenerator("reasoner"), tmp_path, _cfg(), show_progress=False)
+    path = tmp_path / TRAJECTORIES_FILE
+    data = path.read_text()
+    path.write_text(data[: data.rstrip("\n").rfind("\n") + 1] + '{"item_id": "2", "capt')  # crash mid-line
+    reasoner = FakeGenerator("reasoner")
+    stats = run_sampling(ITEMS, FakeGenerator(), reasoner, tmp_path, _cfg(), show_progress=False)
+    assert (reasoner.calls, stats.trajectories_new, len(_lines(path))) == ([1], 1, 18)
+
+
+def test_backend_errors_are_not_recorded_and_are_retried(tmp_path):
+    stats = run_sampling(ITEMS, FakeGenerator(fail_first=1), FakeGenerator("reasoner"), tmp_path, _cfg(),
+                         show_progress=False)
+    assert (stats.backend_errors, stats.captions_total) == (1, 5)
+    stats = run_sampling(ITEMS, FakeGenerator(), FakeGenerator("reasoner"), tmp_path, _cfg(), show_progress=False)
+    assert (stats.captions_new, stats.captions_total, stats.trajectories_total) == (1, 6, 18)
+
+
+def test_reasoner_down_is_a_clear_error(tmp_path):
+    with pytest.raises(BackendError, match="reasoner returned an error for every request.*server up"):
+        run_sampling(ITEMS, FakeGenerator(), FakeGenerator("reasoner", down=True), tmp_path, _cfg(),
+                     show_progress=False)
+
+
+def test_resume_with_a_different_config_is_refused(tmp_path):
+    run_sampling(ITEMS, FakeGenerator(), FakeGenerator("reasoner"), tmp_path, _cfg(), show_progress=False)
+    with pytest.raises(RecordError, match="num_reasonings"):
+        run_sampling(ITEMS, FakeGenerator(), FakeGenerator("reasoner"), tmp_path, _cfg(num_reasonings=4),
+                     show_progress=False)
+
+
+def test_batch_size_may_change_on_resume(tmp_path):
+    run_sampling(ITEMS[:1], FakeGenerator(), FakeGenerator("reasoner"), tmp_path, _cfg(), show_progress=False)
+    stats = run_sampling(ITEMS, FakeGenerator(), FakeGenerator("reasoner"), tmp_path, _cfg(batch_size=5),
+                         show_progress=False)
+    assert stats.trajectories_total == 18
+
+
+def test_items_without_image_are_skipped_and_reported(tmp_path):
+    text_item = Sample(benchmark="t", id="t1", question="What is 1+1?", answer="2")
+    stats = run_sampling([text_item, ITEMS[0]], FakeGenerator(), FakeGenerator("r"), tmp_path, _cfg(),
+                         show_progress=False)
+    assert (stats.items_without_image, stats.captions_total) == (["t1"], 2)
+
+
+def test_caption_file_has_one_line_per_item_and_index(tmp_path):
+    run_sampling(ITEMS, FakeGenerator(), FakeGenerator("reasoner"), tmp_path, _cfg(), show_progress=False)
+    keys = [(c["item_id"], c["caption_index"]) for c in _lines(tmp_path / CAPTIONS_FILE)]
+    assert sorted(keys) == [(str(i), k) for i in range(3) for k in range(2)]
