@@ -28,6 +28,7 @@ def _root() -> None:
 # Each module defines `register(app)`. Listed explicitly: no import-everything discovery.
 _COMMAND_MODULES: tuple[str, ...] = (
     "sophia_eval.cli.version_cmd",
+    "sophia_eval.cli.train_cmd",
     "sophia_eval.cli.verify_cmd",
     "sophia_eval.cli.leaderboard_cmd",
 )
