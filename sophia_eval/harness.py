@@ -264,9 +264,12 @@ def run(
 
     bench = bench or benchmark_info(config.benchmark)
     if samples is None:
-        from sophia_eval.data import load_samples
+        from sophia_eval import registry
+        from sophia_eval.data import load_split
 
-        samples = load_samples(bench.name, split=bench.split, data_dir=config.data_dir, limit=config.limit)
+        samples, report = load_split(registry.get_benchmark(bench.name), bench.split, data_dir=config.data_dir,
+                                     limit=config.limit)
+        bench = replace(bench, data_hash=bench.data_hash or report.data_hash or None)
     elif config.limit is not None:
         samples = list(samples)[: config.limit]
     if not samples:
