@@ -30,7 +30,11 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "sophia_eval.cli.version_cmd",
     "sophia_eval.cli.train_cmd",
     "sophia_eval.cli.verify_cmd",
+    "sophia_eval.cli.serve_cmd",
+    "sophia_eval.cli.run_cmd",
+    "sophia_eval.cli.score_cmd",
     "sophia_eval.cli.leaderboard_cmd",
+    "sophia_eval.cli.bench_cmd",
 )
 
 for _name in _COMMAND_MODULES:
