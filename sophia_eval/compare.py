@@ -23,7 +23,8 @@ from sophia_eval.store import RunStore
 
 MAX_CATEGORY_VALUES = 40
 """Category fields with more distinct values (e.g. DynaMath seed ids) are left out of the breakdown."""
-_IGNORED_CONFIG = {"model", "backend", "generation.seed", "protocol.seed", "protocol.name"}
+# Not protocol: which model, how it is served, where the judge is served, and the sampling seed.
+_IGNORED_CONFIG = {"model", "backend", "generation.seed", "protocol.seed", "protocol.name", "judge.base_url"}
 
 
 class ProtocolMismatch(RuntimeError):
@@ -244,3 +245,33 @@ def comparison_to_dict(c: Comparison) -> dict[str, Any]:
             "flips": [vars(f) for f in bc.flips],
         })
     return out
+
+
+def comparison_to_markdown(c: Comparison, *, max_flips: int = 50) -> str:
+    """A readable report: per-benchmark deltas, per-category deltas, flipped items."""
+    lines = [f"# {c.candidate} vs {c.reference}", "",
+             "| Benchmark | Items | A % | B % | Δ points | 95% CI | p | Test | Flags |", "|---|---:|---:|---:|---:|---|---:|---|---|"]
+    for bc in c.benchmarks:
+        t = bc.test
+        ci = "" if t.ci_low is None else f"{100 * t.ci_low:+.1f} to {100 * t.ci_high:+.1f}"
+        flags = ("FORCED, protocols differ: " + "; ".join(bc.differences)) if bc.differences else ""
+        if bc.only_a or bc.only_b:
+            flags += f" {bc.only_a} item(s) only in A, {bc.only_b} only in B (left out)"
+        lines.append(f"| {bc.benchmark}:{bc.split} | {t.n_items} | {100 * t.mean_a:.2f} | {100 * t.mean_b:.2f} | "
+                     f"{100 * t.delta:+.2f} | {ci} | {t.p_value:.4g} | {t.method} | {flags.strip().replace('|', '/')} |")
+    if c.unmatched:
+        lines += ["", f"On one side only (not compared): {', '.join(c.unmatched)}"]
+    for bc in c.benchmarks:
+        lines += ["", f"## {bc.benchmark}:{bc.split}", ""]
+        if bc.categories:
+            lines += ["| Field | Value | Items | A % | B % | Δ | p |", "|---|---|---:|---:|---:|---:|---:|"]
+            lines += [f"| {d.field} | {d.value} | {d.n_items} | {d.a:.1f} | {d.b:.1f} | {d.delta:+.1f} | {d.p_value:.4g} |"
+                      for d in bc.categories]
+            lines += ["", "_Per-category p-values are not corrected for multiple comparisons._", ""]
+        for direction, label in (("fixed", "wrong in A, right in B"), ("broken", "right in A, wrong in B")):
+            flips = [f for f in bc.flips if f.direction == direction]
+            lines.append(f"**{len(flips)} item(s) {label}**" + (f" (first {max_flips})" if len(flips) > max_flips else ""))
+            lines += [f"- `{f.item_id}`: gold `{f.gold}`; A `{f.a_answer}` ({f.a_score:.2f}) -> B `{f.b_answer}` ({f.b_score:.2f})"
+                      for f in flips[:max_flips]]
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

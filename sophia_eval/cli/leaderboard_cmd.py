@@ -139,9 +139,10 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
         flips: int = typer.Option(20, "--flips", min=0, help="Flipped items to print per direction and benchmark."),
         json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the full comparison as JSON here."),
+        markdown_out: Optional[Path] = typer.Option(None, "--markdown", help="Also write a markdown report here."),
     ) -> None:
         """Per-benchmark deltas with paired p-values, per-category deltas and flipped items."""
-        from sophia_eval.compare import ProtocolMismatch, compare_paths, comparison_to_dict
+        from sophia_eval.compare import ProtocolMismatch, compare_paths, comparison_to_dict, comparison_to_markdown
         from sophia_eval.store import RunStoreError
 
         results = []
@@ -156,6 +157,10 @@ def register(app: typer.Typer) -> None:
             json_out.parent.mkdir(parents=True, exist_ok=True)
             json_out.write_text(json.dumps([comparison_to_dict(c) for c in results], indent=2) + "\n", encoding="utf-8")
             typer.echo(f"wrote {json_out}")
+        if markdown_out is not None:
+            markdown_out.parent.mkdir(parents=True, exist_ok=True)
+            markdown_out.write_text("\n".join(comparison_to_markdown(c) for c in results), encoding="utf-8")
+            typer.echo(f"wrote {markdown_out}")
 
 
 def _p(p: float) -> str:

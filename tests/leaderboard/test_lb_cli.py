@@ -69,3 +69,12 @@ def test_leaderboard_reports_an_unwritable_output_directory(tmp_path):
     blocker.write_text("not a directory")
     result = runner.invoke(app, ["leaderboard", "--out", str(blocker / "sub")])
     assert result.exit_code == 2 and "cannot write the leaderboard files" in result.output
+
+
+def test_compare_writes_a_markdown_report(make_run, tmp_path):
+    a = make_run("a", model="base", outcomes=_outcomes(2, 8))
+    b = make_run("b", model="ckpt", outcomes=_outcomes(3, 8))
+    result = runner.invoke(app, ["compare", str(a), str(b), "--markdown", str(tmp_path / "c.md")])
+    text = (tmp_path / "c.md").read_text()
+    assert result.exit_code == 0 and "| mathvision:test | 8 | 25.00 | 37.50 | +12.50 |" in text
+    assert "- `2`: gold `gold-2`; A `ans-2-0` (0.00) -> B `ans-2-1` (1.00)" in text
