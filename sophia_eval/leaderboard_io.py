@@ -79,7 +79,7 @@ def _overview_md(ov: Overview) -> list[str]:
         "",
         "_Average: unweighted mean over the benchmarks a model has (SOPHIA-style); `*` marks an "
         "average over fewer benchmarks than the protocol's, not comparable with full rows. "
-        "⚠: a run whose protocol differs from the published one (see the flags below)._",
+        "⚠: a run with flags (protocol differences from the published numbers, or a subset of the items; see the tables below)._",
         "",
     ]
     return lines

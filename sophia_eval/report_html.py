@@ -180,8 +180,8 @@ def _overview_html(ov: Overview) -> str:
         f"<table><thead><tr><th>Model</th>{head}<th>Average</th><th>Benchmarks</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
         '<p class="muted">Average: unweighted mean over the benchmarks a model has (SOPHIA-style); '
-        "* marks an average over fewer benchmarks than the protocol's. ⚠: a run whose protocol "
-        "differs from the published one (flags in the tables below).</p>"
+        "* marks an average over fewer benchmarks than the protocol's. ⚠: a run with flags "
+        "(protocol differences from the published numbers, or a subset of the items; see the tables below).</p>"
     )
 
 
