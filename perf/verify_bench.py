@@ -119,8 +119,29 @@ def build_pairs(golds: list[tuple[str, str, dict[str, Any]]]) -> list[Pair]:
             alt = f"({g})"
         if alt is not None:
             pairs.append(Pair(source, raw, f"We get \\boxed{{{alt}}}", True, "alt_form", meta))
-        pairs.append(Pair(source, raw, f"So the answer is $\\boxed{{{_wrong(g)}}}$.", False, "wrong", meta))
+        wrong = _wrong(g)
+        pairs.append(Pair(source, raw, f"So the answer is $\\boxed{{{wrong}}}$.", False, "wrong", meta))
+        if re.fullmatch(r"-?\d+(?:\.\d+)?", g) and float(g) != 0:
+            # the OlympiadBench judge's known false positive: gold*100 / gold/100 accepted
+            pairs.append(Pair(source, raw, f"\\boxed{{{Fraction(g) * 100}}}", False, "scaled_x100", meta))
+        parts = _top_level_parts(g)
+        if len(parts) > 1 and meta.get("multiple"):
+            pairs.append(Pair(source, raw, f"\\boxed{{{', '.join(reversed(parts))}}}", True, "reordered", meta))
+        pairs.append(Pair(source, raw, f"It is \\boxed{{{g}}} or maybe \\boxed{{{wrong}}}", False, "hedge", meta))
     return pairs
+
+
+def _top_level_parts(s: str) -> list[str]:
+    parts, depth, cur = [], 0, ""
+    for ch in s:
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if ch == "," and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    return [*parts, cur.strip()]
 
 
 # ---- runners ---------------------------------------------------------------------------

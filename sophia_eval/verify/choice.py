@@ -8,7 +8,10 @@ from sophia_eval.verify.normalize import basic, compact, normalize, strip_text_w
 from sophia_eval.verify.numbers import parse_number
 
 _LETTER_LIST_RE = re.compile(r"^\(?([A-Z])\)?(?:\s*(?:,|;|、|/|&|\band\b|\bor\b|和|或)?\s*\(?([A-Z])\)?)*$")
-_LEADING_LETTER_RE = re.compile(r"^(?:option|choice|answer|选项)?\s*[(\[]?([A-Z])(?:[)\].:：]|\s*$|\s+[-–:]|\s)", re.IGNORECASE)
+# "B", "(B)", "B.", "B:", "B) text", "Option B": a letter followed by punctuation or the end.
+# "A triangle ..." is not a choice of A: a bare space after the letter needs the option's text.
+_LEADING_LETTER_RE = re.compile(r"^(?:option|choice|answer|选项)?\s*[(\[]?([A-Z])(?:[)\].:：]|\s*$|\s+[-–:])", re.IGNORECASE)
+_LETTER_SPACE_RE = re.compile(r"^([A-Z])\s+(.+)$")
 _NAMED_LETTER_RE = re.compile(r"\b(?i:option|choice|answer)s?(?:\s+(?i:is)|\s*:)?\s*[(\[]?([A-Z])\b[)\]]?")
 _OPTION_PREFIX_RE = re.compile(r"^\s*\(?[A-Z]\s*[).:：]\s*")
 _HEDGE_RE = re.compile(r"\b(?:or|and/or)\b|或")
@@ -51,6 +54,11 @@ def pred_letters(answer: str, options: tuple[str, ...] | None, *, multi: bool) -
         # "A or B": a hedge names a second letter right after the first
         more = re.match(r"\s*(?:or|and/or|或|/)\s*\(?([A-Z])\b", rest)
         return [letter, more.group(1)] if more else [letter]
+    m = _LETTER_SPACE_RE.match(a)
+    if m and options and ord(m.group(1)) - 65 < len(options):
+        opt = _OPTION_PREFIX_RE.sub("", options[ord(m.group(1)) - 65])
+        if compact(normalize(opt).text).lower() == compact(normalize(m.group(2)).text).lower():
+            return [m.group(1)]  # "B 5 cm" where option B is "5 cm"
     named = list(dict.fromkeys(_NAMED_LETTER_RE.findall(a)))
     named = [x for x in named if x in valid]
     return named or None

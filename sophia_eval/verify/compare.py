@@ -54,6 +54,9 @@ class Comparator:
             return Outcome("incorrect", "string", "answer too long for structured comparison")
         if gold.percent or self.req.answer_type == "percent":
             return self._percent(g, p, pred.percent)
+        if gold.degree and not pred.degree and "\\pi" in p:  # 30° against \frac{\pi}{6}
+            ok = self._scalar(g, f"\\frac{{180}}{{\\pi}}\\cdot ({p})", 0)
+            return Outcome("correct" if ok else "incorrect", "degrees")
         if pred.percent:  # "25%" against gold 25 (unit) or gold 0.25 (same quantity)
             ok = self._scalar(g, p, 0) or self._number_scaled(p, g, Fraction(1, 100))
             return Outcome("correct" if ok else "incorrect", "percent")
