@@ -46,7 +46,7 @@ def _options_listed(s: Sample) -> bool:
     the image) or every option text already in the question (MathVerse 'Choices:' lines)."""
     if all(opt.strip() == LETTERS[i] for i, opt in enumerate(s.options)):
         return True
-    return "Choices:" in s.question and all(opt in s.question for opt in s.options)
+    return "Choice" in s.question and all(opt in s.question for opt in s.options)
 
 
 def _options_block(s: Sample) -> str:

@@ -225,14 +225,15 @@ def hint_from_query(d: Draft) -> None:
 
 
 def options_from_question(d: Draft) -> None:
-    """Options listed in the question after a 'Choices:' line ('A:40°', '(B) 60', 'C. 120')
+    """Options listed in the question after a 'Choices:' (or 'Choice:') line ('A:40°', '(B) 60', 'C. 120')
     are split into `options`, so choice items carry their option texts."""
     if d.get("options"):
         return
     q = d.get("question") or ""
-    _, sep, tail = q.rpartition("Choices:")
-    if not sep:
+    heads = list(re.finditer(r"Choices?:", q))  # MathVerse writes both 'Choices:' and 'Choice:'
+    if not heads:
         return
+    tail = q[heads[-1].end():]
     opts = []
     for line in tail.strip().splitlines():
         m = re.match(r"\s*\(?([A-Z])[\):.：]\s*(.*)", line)
