@@ -51,6 +51,7 @@ class TrainResult:
     n_examples: int = 0
     n_dropped_too_long: int = 0
     resumed_from: int = 0
+    world_size: int = 1
     param_digest: str = ""
     """sha256 over this process's parameters after the last step (equal on every rank when in sync)."""
 
@@ -279,7 +280,7 @@ def train(config: TrainConfig, examples: Sequence[TrainExample], *, resume: bool
         accelerator.init_trackers("sophia", config={k: str(v) for k, v in dataclasses.asdict(config).items()})
 
     result = TrainResult(final_dir=out / "final", steps=total_steps, n_examples=len(kept),
-                         n_dropped_too_long=len(examples) - len(kept), resumed_from=start)
+                         n_dropped_too_long=len(examples) - len(kept), resumed_from=start, world_size=world)
     model.train()
     fault_step = int(os.environ.get(FAULT_ENV, "0") or 0)
     with Progress(disable=not accelerator.is_main_process) as progress:
