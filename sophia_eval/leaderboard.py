@@ -195,6 +195,8 @@ def run_flags(run: RunInfo, protocol: Protocol | None, split_items: int | None) 
         flags.append(f"subset: {scored} of {split_items} items")
     elif run.limit is not None and not split_items:
         flags.append(f"subset: --limit {run.limit}")
+    if run.summary.get("n_unscored_items"):
+        flags.append(f"{run.summary['n_unscored_items']} item(s) not scored (backend errors, timeouts)")
     if run.summary.get("judge_failures"):
         flags.append(f"{run.summary['judge_failures']} judge failures")
     return tuple(flags)

@@ -144,3 +144,9 @@ def test_outputs_are_written(published, make_run, tmp_path):
     paths = write_outputs(board, tmp_path / "out")
     assert {p.name for p in paths.values()} == {"leaderboard.md", "leaderboard.csv", "leaderboard.html"}
     assert all(p.stat().st_size > 1000 for p in paths.values())
+
+
+def test_items_left_unscored_by_errors_are_flagged(published, make_run):
+    run = make_run("e", model="mine", benchmark="math500", outcomes={"1": [True], "2": [None], "3": [False]})
+    table = next(t for t in _board(published, [run]).tables if t.benchmark == "math500")
+    assert "1 item(s) not scored (backend errors, timeouts)" in table.rows[0].flags
