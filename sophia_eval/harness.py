@@ -133,6 +133,16 @@ def benchmark_info(reference: str) -> BenchmarkInfo:
     )
 
 
+def load_benchmark(bench: BenchmarkInfo, *, data_dir: str | None = None, limit: int | None = None,
+                   ) -> tuple[list[Sample], BenchmarkInfo]:
+    """Load the items of `bench` from the data root; the returned info carries the data hash."""
+    from sophia_eval import registry
+    from sophia_eval.data import load_split
+
+    samples, report = load_split(registry.get_benchmark(bench.name), bench.split, data_dir=data_dir, limit=limit)
+    return samples, replace(bench, data_hash=bench.data_hash or report.data_hash or None)
+
+
 def select_items(samples: Sequence[Sample], config: RunConfig) -> list[Sample]:
     """Apply `item_ids`, then `shard`, keeping loader order."""
     chosen = list(samples)
@@ -264,12 +274,7 @@ def run(
 
     bench = bench or benchmark_info(config.benchmark)
     if samples is None:
-        from sophia_eval import registry
-        from sophia_eval.data import load_split
-
-        samples, report = load_split(registry.get_benchmark(bench.name), bench.split, data_dir=config.data_dir,
-                                     limit=config.limit)
-        bench = replace(bench, data_hash=bench.data_hash or report.data_hash or None)
+        samples, bench = load_benchmark(bench, data_dir=config.data_dir, limit=config.limit)
     elif config.limit is not None:
         samples = list(samples)[: config.limit]
     if not samples:

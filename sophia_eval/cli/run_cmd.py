@@ -97,11 +97,12 @@ def register(app: typer.Typer) -> None:
         progress: bool = typer.Option(True, "--progress/--no-progress"),
     ) -> None:
         """Evaluate a model on benchmarks: generate, verify, score; resumable (rerun to resume)."""
+        params = dict(locals())
         from rich.console import Console
 
         console = Console()
         try:
-            rows = _run(console, **locals_without(locals(), "console"))
+            rows = _run(console, **params)
         except known_errors() as exc:
             raise fail(exc) from None
         console.print(results_table(rows))
@@ -125,10 +126,6 @@ def register(app: typer.Typer) -> None:
             raise fail(exc) from None
         summary = RunStore.open(path).meta["summary"]
         Console().print(results_table([(summary and RunStore.open(path).meta["config"]["benchmark"]["name"], path, summary)]))
-
-
-def locals_without(values: dict[str, Any], *names: str) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if k not in names}
 
 
 def _run(console: Any, *, model: str | None, benchmark: str | None, backend: str, protocol: str | None, limit: int | None,
@@ -180,6 +177,7 @@ def _run(console: Any, *, model: str | None, benchmark: str | None, backend: str
     rows = []
     for ref in refs:
         bench = harness.benchmark_info(ref)
+        samples, bench = harness.load_benchmark(bench, data_dir=data_dir, limit=limit)  # data errors before model load
         target = out if len(refs) == 1 else None
         config = harness.RunConfig(
             benchmark=ref, model=model, backend=backend, protocol=proto, backend_options=options, limit=limit,
@@ -197,6 +195,6 @@ def _run(console: Any, *, model: str | None, benchmark: str | None, backend: str
         if judge is None and bench.judge == "required":
             console.print(f"[yellow]note:[/] {bench.name}'s official protocol uses an LLM judge; none configured "
                           "(--judge-url/--judge-model), so it is scored by rules only.")
-        path = harness.run(config, generator=generator, bench=bench, progress=progress)
+        path = harness.run(config, generator=generator, samples=samples, bench=bench, progress=progress)
         rows.append((ref, path, RunStore.open(path).meta["summary"]))
     return rows
