@@ -33,10 +33,6 @@ def load(data_root):
     return _load
 
 
-def by_id(samples):
-    return {s.id: s for s in samples}
-
-
 MINIMAL_SPEC = """\
 name: {name}
 title: Toy
