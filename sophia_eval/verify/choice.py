@@ -7,21 +7,33 @@ import re
 from sophia_eval.verify.normalize import basic, compact, normalize, strip_text_wrappers
 from sophia_eval.verify.numbers import parse_number
 
-_LETTER_LIST_RE = re.compile(r"^\(?([A-Z])\)?(?:\s*(?:,|;|、|/|&|\band\b|\bor\b|和|或)?\s*\(?([A-Z])\)?)*$")
+_LIST_SEP_RE = re.compile(r"[\s,;、/&()]+|\band\b|\bor\b|和|或")
+MAX_CHOICE_CHARS = 500  # longer "answers" are prose; only the named-option search applies
 # "B", "(B)", "B.", "B:", "B) text", "Option B": a letter followed by punctuation or the end.
 # "A triangle ..." is not a choice of A: a bare space after the letter needs the option's text.
 _LEADING_LETTER_RE = re.compile(r"^(?:option|choice|answer|选项)?\s*[(\[]?([A-Z])(?:[)\].:：]|\s*$|\s+[-–:])", re.IGNORECASE)
 _LETTER_SPACE_RE = re.compile(r"^([A-Z])\s+(.+)$")
 _NAMED_LETTER_RE = re.compile(r"\b(?i:option|choice|answer)s?(?:\s+(?i:is)|\s*:)?\s*[(\[]?([A-Z])\b[)\]]?")
 _OPTION_PREFIX_RE = re.compile(r"^\s*\(?[A-Z]\s*[).:：]\s*")
-_HEDGE_RE = re.compile(r"\b(?:or|and/or)\b|或")
+
+
+def _letter_list(s: str) -> list[str] | None:
+    """`B`, `(B)`, `A, C`, `A and C`, `A or B` -> letters; None if anything else is present.
+
+    Tokenised rather than one regex: nested optional separators backtrack exponentially.
+    """
+    tokens = [t for t in _LIST_SEP_RE.split(s) if t]
+    if tokens and all(len(t) == 1 and "A" <= t <= "Z" for t in tokens):
+        return tokens
+    return None
 
 
 def gold_letters(gold: str, options: tuple[str, ...] | None) -> list[str] | None:
     """Letters of a choice gold (`B`, `A, C`, `(D)`); option text maps to its letter; else None."""
     g = strip_text_wrappers(basic(gold)).strip()
-    if _LETTER_LIST_RE.match(g):
-        return sorted(set(re.findall(r"[A-Z]", g)))
+    letters = _letter_list(g) if len(g) <= MAX_CHOICE_CHARS else None
+    if letters:
+        return sorted(set(letters))
     if options:
         key = compact(normalize(g).text).lower()
         for i, opt in enumerate(options):
@@ -32,13 +44,15 @@ def gold_letters(gold: str, options: tuple[str, ...] | None) -> list[str] | None
 
 def pred_letters(answer: str, options: tuple[str, ...] | None, *, multi: bool) -> list[str] | None:
     """Letters the model chose, in order of appearance (duplicates removed), or None if none found."""
-    a = strip_text_wrappers(basic(answer)).strip().strip("*").strip()
+    a = strip_text_wrappers(basic(answer[-MAX_CHOICE_CHARS:] if len(answer) > MAX_CHOICE_CHARS else answer))
+    a = a.strip().strip("*").strip()
     if not a:
         return None
     n_opts = len(options) if options else 26
     valid = {chr(65 + i) for i in range(max(n_opts, 1))}
-    if _LETTER_LIST_RE.match(a):
-        found = list(dict.fromkeys(re.findall(r"[A-Z]", a)))
+    letters = _letter_list(a)
+    if letters:
+        found = list(dict.fromkeys(letters))
         return [x for x in found if x in valid] or None
     if multi and re.fullmatch(r"[A-Z]{2,10}", a):  # "AC"
         found = list(dict.fromkeys(a))

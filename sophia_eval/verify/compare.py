@@ -32,6 +32,7 @@ _MATRIX_RE = re.compile(r"^\\begin\{([pbvBV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\
 _SET_RE = re.compile(r"^\\\{(.*)\\\}$", re.DOTALL)
 _MULTI_SEPS = (",", ";", "\\text{ or }", "\\text{or}", " or ", "\\text{ and }", "\\text{and}", " and ")
 _INF_RE = re.compile(r"^([+-]?)\s*(?:\\infty|inf|infinity)$")
+_JUXTAPOSED_NUMBERS_RE = re.compile(r"(?<![\w.])\d+(?:\.\d+)?\s+\d")
 _WORDS_RE = re.compile(r"^[A-Za-z][A-Za-z '\-]*$")
 
 
@@ -182,6 +183,9 @@ class Comparator:
             return False
         if _WORDS_RE.match(gt) and " " in gt:
             self._last_method = "text"
+            return False
+        if _JUXTAPOSED_NUMBERS_RE.search(p):
+            self._last_method = "ambiguous"  # "2 3" is neither 23 nor 2*3 nor a list: not an answer
             return False
         if not self.symbolic:
             raise NeedsSymbolic

@@ -83,6 +83,9 @@ def judge(req: Request, *, symbolic: bool) -> Verdict:
                        pred_parsed=",".join(chosen), method="choice", reason=reason)
 
     cands = list(dict.fromkeys(cands))[-50:]  # repeated boxes count once; 50 distinct is a hedge anyway
+    if any(len(c) > MAX_ANSWER_CHARS for c in cands):
+        return Verdict("incorrect", False, extracted=cands[-1][:200] + "...", method="length",
+                       reason=f"extracted answer longer than {MAX_ANSWER_CHARS} characters")
     preds = [normalize(c, unit=req.unit) for c in cands]
     distinct = list(dict.fromkeys(compact(p.text) for p in preds))
     extracted = cands[-1]

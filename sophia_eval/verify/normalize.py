@@ -123,8 +123,8 @@ def normalize(s: str, *, unit: str | None = None) -> Normalized:
 
 
 def compact(s: str) -> str:
-    """Whitespace-free key for exact string comparison."""
-    return re.sub(r"\s+", "", s)
+    """Whitespace-free key for exact string comparison ("2 3" keeps its space: it is not "23")."""
+    return re.sub(r"(?<!\d)\s+|\s+(?!\d)", "", s)
 
 
 def split_top_level(s: str, seps: tuple[str, ...] = (",",)) -> list[str]:

@@ -59,3 +59,21 @@ def test_bounds_refuse_before_sympy(expr: str) -> None:
 @pytest.mark.parametrize("expr", ["2^{10}", "2^{1009}", "e^{x^2}", "x^{2}+1", "5!", "\\frac{100!}{2^{50}}", "2^{2^{10}}"])
 def test_bounds_allow_ordinary_answers(expr: str) -> None:
     assert check_bounds(expr) is None
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["A" + " A" * 3000 + "!", "A" + " , A" * 3000 + "!", "1 " * 5000 + "x", "\\text{ " * 3000,
+     "x^" * 3000, "\\frac{" * 3000, "1," * 5000 + "x", "= " * 3000, "\\pm " * 3000, "(1,2)," * 2000,
+     "a or " * 3000 + "!", "\\begin{pmatrix}" + "1&" * 3000, "B. " * 3000],
+    ids=lambda s: repr(s[:12]),
+)
+def test_pathological_answers_stay_fast(answer: str) -> None:
+    """Regex backtracking or quadratic scans in the pure-Python path would blow this budget."""
+    verify(gold="1", pred="\\boxed{1}")  # default pool already warm: timing covers only the check
+    for kw in ({}, {"options": ["1", "2", "3"]}, {"multiple": True}):
+        for text in (answer, answer[:1900] + "!", answer[:500] + "!"):  # under the length cap too
+            start = time.perf_counter()
+            v = verify(gold="A" if "options" in kw else "1", pred="\\boxed{" + text + "}", **kw)
+            assert (v.status, time.perf_counter() - start < 2.5) in {
+                ("incorrect", True), ("no_answer", True), ("timeout", True)}
