@@ -88,6 +88,7 @@ def register(app: typer.Typer) -> None:
         names: Optional[list[str]] = typer.Argument(None, help="Benchmarks (name or name:split); default: all with local data."),
         data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data root (default: $SOPHIA_EVAL_DATA, else ../shared/data)."),
         show: int = typer.Option(20, "--show", help="How many unparseable golds to print per split (all are counted)."),
+        report_file: Optional[Path] = typer.Option(None, "--report", help="Write every unparseable gold as JSON lines to this file."),
     ) -> None:
         """Load benchmarks, check hashes, counts and images, and parse every gold answer."""
         from rich.console import Console
@@ -116,8 +117,11 @@ def register(app: typer.Typer) -> None:
             console.print(f"[red]error:[/] {exc}")
             raise typer.Exit(2)
 
+        import json
+
         failures = 0
         total_bad = 0
+        out = report_file.open("w", encoding="utf-8") if report_file else None
         for spec, split in targets:
             label = f"{spec.name}:{split}"
             avail = split_available(spec, split, root)
@@ -159,8 +163,14 @@ def register(app: typer.Typer) -> None:
                 console.print(f"     {s.source} id={s.id} gold={s.answer!r} type={s.answer_type}: {reason}")
             if len(bad) > show:
                 console.print(f"     ... and {len(bad) - show} more")
+            for s, reason in bad if out else ():
+                out.write(json.dumps({"benchmark": spec.name, "split": split, "id": s.id, "source": s.source,
+                                      "gold": s.answer, "answer_type": s.answer_type, "unit": s.unit,
+                                      "reason": reason}, ensure_ascii=False) + "\n")
             if bad:
                 failures += 1
+        if out:
+            out.close()
         console.print(f"{len(targets)} splits, {failures} failed, {total_bad} unparseable golds")
         if failures:
             raise typer.Exit(1)

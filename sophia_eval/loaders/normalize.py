@@ -171,6 +171,14 @@ def fix_degree_mojibake(d: Draft) -> None:
         d["answer"] = d["answer"].replace("掳", "°")
 
 
+def fullwidth_to_ascii(d: Draft) -> None:
+    """Full-width ASCII forms in a gold ('－1', 'k_1+k_2＝0', '（1,2）', OlympiadBench Gaokao) become
+    ASCII; CJK punctuation outside that block (、，。) is left alone."""
+    a = d.get("answer")
+    if isinstance(a, str):
+        d["answer"] = "".join(chr(ord(c) - 0xFEE0) if 0xFF01 <= ord(c) <= 0xFF5E and c != "，" else c for c in a)
+
+
 def choice_if_options(d: Draft) -> None:
     """With an option list, the gold is a choice among lettered options."""
     if d.get("options"):
@@ -285,7 +293,7 @@ NORMALIZERS: dict[str, Callable[[Draft], None]] = {
     f.__name__: f
     for f in (
         stringified_lists, bool_strings, join_answer_list, first_of_alternatives, olympiad_tolerance,
-        none_strings, fix_json_escapes, unwrap_boxed, last_boxed, strip_answer, fix_degree_mojibake,
+        none_strings, fix_json_escapes, fullwidth_to_ascii, unwrap_boxed, last_boxed, strip_answer, fix_degree_mojibake,
         choice_if_options, letter_gold_is_choice, letters_gold, option_text_to_letter,
         hint_from_query, options_from_question, semicolon_options, strip_cot_suffix,
         markdown_image_urls,

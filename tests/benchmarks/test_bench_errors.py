@@ -1,0 +1,122 @@
+"""Bad input gives errors naming the file, the item and what was expected; nothing is skipped."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pytest
+from PIL import Image
+
+from sophia_eval.data import DataError, load_split, resolve_data_dir
+from sophia_eval.registry import get_benchmark
+
+
+def _png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+GOOD = '{"id": "a", "question": "1+1?", "answer": "2", "image": "a.png"}\n{"id": "b", "question": "2+2?", "answer": "4", "image": "b.png"}\n'
+
+
+def _load(root):
+    return load_split(get_benchmark("toy"), data_dir=root)
+
+
+def test_good_toy_loads(toy):
+    _, root = toy({"data.jsonl": GOOD, "a.png": _png(), "b.png": _png()})
+    samples, _ = _load(root)
+    assert [s.id for s in samples] == ["a", "b"]
+
+
+def test_malformed_line_names_file_and_line(toy):
+    _, root = toy({"data.jsonl": GOOD.replace('"b",', '"b"'), "a.png": _png(), "b.png": _png()})
+    with pytest.raises(DataError, match=r"data\.jsonl:2: malformed JSON"):
+        _load(root)
+
+
+def test_missing_image_names_file_item_and_path(toy):
+    _, root = toy({"data.jsonl": GOOD, "a.png": _png()})
+    with pytest.raises(DataError, match=r"data\.jsonl:2 \(item b\): image file .*b\.png is missing"):
+        _load(root)
+
+
+def test_missing_answer_field_names_item(toy):
+    _, root = toy({"data.jsonl": GOOD.replace('"answer": "4", ', ""), "a.png": _png(), "b.png": _png()})
+    with pytest.raises(DataError, match=r"item b.*'answer'.*missing"):
+        _load(root)
+
+
+def test_empty_gold_is_an_error_not_a_skip(toy):
+    _, root = toy({"data.jsonl": GOOD.replace('"answer": "4"', '"answer": " "'), "a.png": _png(), "b.png": _png()})
+    with pytest.raises(DataError, match="item b.*empty gold"):
+        _load(root)
+
+
+def test_declared_exclusion_is_reported(toy):
+    _, root = toy({"data.jsonl": GOOD, "a.png": _png(), "b.png": _png()}, n_items=1, extra='exclude: {b: "broken upstream"}\n')
+    samples, report = _load(root)
+    assert (len(samples), report.excluded) == (1, {"b": "broken upstream"})
+
+
+def test_duplicate_id_is_an_error(toy):
+    _, root = toy({"data.jsonl": GOOD.replace('"id": "b"', '"id": "a"'), "a.png": _png(), "b.png": _png()})
+    with pytest.raises(DataError, match="duplicate item id 'a'"):
+        _load(root)
+
+
+def test_count_mismatch_is_an_error(toy):
+    _, root = toy({"data.jsonl": GOOD, "a.png": _png(), "b.png": _png()}, n_items=3)
+    with pytest.raises(DataError, match="loaded 2 items .* expects 3"):
+        _load(root)
+
+
+def test_sha256_mismatch_is_an_error(toy):
+    wrong = hashlib.sha256(b"other").hexdigest()
+    spec_dir, root = toy({"data.jsonl": GOOD, "a.png": _png(), "b.png": _png()})
+    path = spec_dir / "benchmark.yaml"
+    path.write_text(path.read_text().replace("{path: data.jsonl}", "{path: data.jsonl, sha256: " + wrong + "}"))
+    with pytest.raises(DataError, match="does not match the pinned"):
+        _load(root)
+
+
+def test_missing_data_file_names_expected_path(toy):
+    _, root = toy({"a.png": _png()})
+    with pytest.raises(DataError, match=r"toy/data\.jsonl"):
+        _load(root)
+
+
+def test_unknown_answer_type_label_names_item(toy):
+    rows = GOOD.replace('"answer": "2"', '"answer": "2", "kind": "Numeric"')
+    extra = "answer_type_map: {Number: numeric}\n"
+    spec_dir, root = toy({"data.jsonl": rows, "a.png": _png(), "b.png": _png()}, extra=extra)
+    path = spec_dir / "benchmark.yaml"
+    path.write_text(path.read_text().replace("  images: [image]", "  images: [image]\n  answer_type: kind"))
+    with pytest.raises(DataError, match="item a.*'Numeric'"):
+        _load(root)
+
+
+def test_missing_data_root_says_how_to_set_it(tmp_path):
+    with pytest.raises(DataError, match="--data-dir.*SOPHIA_EVAL_DATA"):
+        resolve_data_dir(tmp_path / "nope")
+
+
+def test_env_var_is_used_when_no_flag(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOPHIA_EVAL_DATA", str(tmp_path))
+    assert resolve_data_dir() == tmp_path.resolve()
+
+
+def test_flag_beats_env_var(tmp_path, monkeypatch):
+    (tmp_path / "flag").mkdir()
+    monkeypatch.setenv("SOPHIA_EVAL_DATA", str(tmp_path))
+    assert resolve_data_dir(tmp_path / "flag") == (tmp_path / "flag").resolve()
+
+
+def test_default_is_shared_data_beside_the_current_directory(tmp_path, monkeypatch):
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    (tmp_path / "proj").mkdir()
+    monkeypatch.delenv("SOPHIA_EVAL_DATA", raising=False)
+    monkeypatch.chdir(tmp_path / "proj")
+    assert resolve_data_dir() == (tmp_path / "shared" / "data").resolve()
