@@ -14,6 +14,9 @@ from sophia_eval.baselines import Baseline, BaselineError, load_baselines
 from sophia_eval.compare import ProtocolMismatch, compare_paths, compare_runs
 from sophia_eval.leaderboard import Leaderboard, build_leaderboard
 from sophia_eval.stats import mcnemar_exact, paired_bootstrap
+from sophia_eval.registry import BenchmarkSpec, SpecError, get_benchmark, list_benchmarks
+from sophia_eval.data import DataError, load_samples, resolve_data_dir
+from sophia_eval.prompts import SYSTEM_PROMPTS, build_messages, prompt_hash
 
 try:
     __version__ = _pkg_version("sophia-eval")
@@ -45,4 +48,14 @@ __all__ = [
     "load_baselines",
     "mcnemar_exact",
     "paired_bootstrap",
+    "BenchmarkSpec",
+    "DataError",
+    "SpecError",
+    "SYSTEM_PROMPTS",
+    "build_messages",
+    "get_benchmark",
+    "list_benchmarks",
+    "load_samples",
+    "prompt_hash",
+    "resolve_data_dir",
 ]
