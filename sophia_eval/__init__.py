@@ -5,6 +5,7 @@ This module only re-exports the public API; if a name is not in `__all__`, it is
 
 from importlib.metadata import PackageNotFoundError, version as _pkg_version
 
+from sophia_eval.backends import BackendError, make_generator
 from sophia_eval.backends.base import Completion, GenerationConfig, Generator
 from sophia_eval.sample import Sample
 from sophia_eval.store import RunStore, RunStoreError
@@ -28,6 +29,8 @@ __all__ = [
     "Completion",
     "GenerationConfig",
     "Generator",
+    "BackendError",
+    "make_generator",
     "RunStore",
     "RunStoreError",
     "Sample",
