@@ -123,3 +123,17 @@ def test_plain_install_finds_bundled_specs(wheel, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
     count, path = out.stdout.split()
     assert int(count) >= len(REQUIRED) and path.startswith(str(site / "sophia_eval" / "_bundled"))
+
+
+def test_readme_example_spec_is_valid(tmp_path):
+    import re
+
+    import yaml
+
+    from sophia_eval.registry import parse_spec
+
+    text = (REPO / "README.md").read_text()
+    block = re.search(r"benchmarks/geoqa_mini/benchmark.yaml.*?```yaml\n(.*?)```", text, re.S).group(1)
+    block = block.replace("<64 hex>", "a" * 64).replace("<commit>", "main")
+    spec = parse_spec(yaml.safe_load(block), tmp_path / "geoqa_mini" / "benchmark.yaml")
+    assert (spec.name, spec.split().n_items) == ("geoqa_mini", 500)
