@@ -120,3 +120,34 @@ def test_default_is_shared_data_beside_the_current_directory(tmp_path, monkeypat
     monkeypatch.delenv("SOPHIA_EVAL_DATA", raising=False)
     monkeypatch.chdir(tmp_path / "proj")
     assert resolve_data_dir() == (tmp_path / "shared" / "data").resolve()
+
+
+def test_hub_source_is_read_through_datasets_load_dataset(toy, tmp_path):
+    # `datasets.load_dataset` also accepts a local folder; this runs the real hub code path offline.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    hub_dir = tmp_path / "hub_copy"
+    (hub_dir / "data").mkdir(parents=True)
+    rows = [{"id": "a", "question": "1+1?", "answer": "2", "image": {"bytes": _png(), "path": "a.png"}}]
+    pq.write_table(pa.Table.from_pylist(rows), hub_dir / "data" / "train-00000-of-00001.parquet")
+    spec = f"""name: toy
+title: Toy
+description: toy
+version: "1"
+license: MIT
+homepage: https://example.org
+metric: accuracy
+extraction: default
+prompt_template: default
+judge: none
+default_split: test
+splits:
+  test:
+    n_items: 1
+    hub: {{id: {hub_dir}, split: train}}
+fields: {{id: id, question: question, answer: answer, images: [image]}}
+"""
+    _, root = toy({}, spec_text=spec)
+    samples, report = _load(root)
+    assert (samples[0].answer, samples[0].images[0].size, report.hub) == ("2", (4, 4), True)
