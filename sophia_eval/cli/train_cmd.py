@@ -42,14 +42,18 @@ def _pick(flag: Any, recipe: dict[str, Any], key: str, what: str) -> Any:
     return value
 
 
-def _generator(backend: str, model: str, options: list[str], base_url: Optional[str]) -> Any:
-    from sophia_eval.backends import make_generator
+def _generator(role: str, backend: str, model: str, options: list[str], base_url: Optional[str]) -> Any:
+    from sophia_eval.backends import BackendError, make_generator
     from sophia_eval.cli.run_cmd import parse_options
 
     opts = parse_options(options)
     if base_url:
         opts["base_url"] = base_url
-    return make_generator(backend, model, **opts)
+    try:
+        return make_generator(backend, model, **opts)
+    except BackendError as exc:
+        raise BackendError(f"{role} ({backend} backend, model {model!r}; set with --{role}-url/--{role}-option): "
+                           f"{exc}") from exc
 
 
 def _print_json(obj: Any) -> None:
@@ -103,9 +107,10 @@ def sample(
     r = _recipe(recipe)
     cfg = _stage(r, "sampling", SamplingConfig, num_captions=num_captions, num_reasonings=num_reasonings)
     data = load_training_items(_pick(items, r, "items", "training set"), limit=limit)
-    pol = _generator(policy_backend, _pick(policy, r, "policy", "policy model"), policy_option, policy_url)
-    rsn = _generator(reasoner_backend, _pick(reasoner, r, "reasoner", "reasoner model"), reasoner_option,
+    # The reasoner first: a down endpoint should fail before a large policy is loaded.
+    rsn = _generator("reasoner", reasoner_backend, _pick(reasoner, r, "reasoner", "reasoner model"), reasoner_option,
                      reasoner_url or r.get("reasoner_url"))
+    pol = _generator("policy", policy_backend, _pick(policy, r, "policy", "policy model"), policy_option, policy_url)
     import dataclasses
 
     _print_json(dataclasses.asdict(run_sampling(data, pol, rsn, out, cfg)))
@@ -181,9 +186,9 @@ def round_(
     r = _recipe(recipe)
     policy = _pick(None, r, "policy", "policy model")
     data = load_training_items(_pick(None, r, "items", "training set"), limit=limit)
-    pol = _generator(r.get("policy_backend", "transformers"), policy, [], None)
-    rsn = _generator(r.get("reasoner_backend", "openai"), _pick(None, r, "reasoner", "reasoner model"),
+    rsn = _generator("reasoner", r.get("reasoner_backend", "openai"), _pick(None, r, "reasoner", "reasoner model"),
                      [], reasoner_url or r.get("reasoner_url"))
+    pol = _generator("policy", r.get("policy_backend", "transformers"), policy, [], None)
     ev = dict(r.get("eval") or {})
     if eval_benchmark:
         ev["benchmark"] = eval_benchmark

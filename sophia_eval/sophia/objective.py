@@ -21,21 +21,38 @@ if TYPE_CHECKING:
     import torch
 
 
+LOGPROB_CHUNK = 4096
+"""Target positions per log-softmax chunk: a 32k-token trajectory over a 150k vocabulary would
+otherwise materialise ~20 GB of float32 log-probs (and keep them for backward)."""
+
+
+def _chunk_logprob(logits: "torch.Tensor", targets: "torch.Tensor") -> "torch.Tensor":
+    import torch
+
+    return torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+
+
 def token_logprobs(logits: "torch.Tensor", labels: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
     """Log-prob of each next token and the mask of positions that are targets (labels != -100).
 
     Shapes: logits [B, T, V], labels [B, T] -> both outputs [B, T-1] (position t predicts t+1).
-    Computed in float32 with log_softmax over the target positions only, to bound memory.
+    Float32 log-softmax over target positions only, in checkpointed chunks of `LOGPROB_CHUNK`
+    rows, so only the model's own logits are held for backward.
     """
     import torch
+    from torch.utils.checkpoint import checkpoint
 
     shift_labels = labels[:, 1:]
     mask = shift_labels != -100
-    logits = logits[:, :-1]
     logp = torch.zeros(shift_labels.shape, dtype=torch.float32, device=logits.device)
     if mask.any():
-        sel = logits[mask].float()
-        logp[mask] = torch.log_softmax(sel, dim=-1).gather(-1, shift_labels[mask].unsqueeze(-1)).squeeze(-1)
+        sel, tgt = logits[:, :-1][mask], shift_labels[mask]
+        parts = []
+        for i in range(0, sel.shape[0], LOGPROB_CHUNK):
+            x, y = sel[i:i + LOGPROB_CHUNK], tgt[i:i + LOGPROB_CHUNK]
+            parts.append(checkpoint(_chunk_logprob, x, y, use_reentrant=False) if x.requires_grad
+                         else _chunk_logprob(x, y))
+        logp = logp.masked_scatter(mask, torch.cat(parts))
     return logp, mask
 
 

@@ -301,6 +301,11 @@ def train(config: TrainConfig, examples: Sequence[TrainExample], *, resume: bool
                 batch = {k: v.to(accelerator.device) for k, v in batch.items()}
                 with accelerator.accumulate(model):
                     inputs = {k: v for k, v in batch.items() if k not in ("labels", "weight", "old_logprobs")}
+                    if config.objective == "clipped_is":
+                        # Behaviour policy = the policy at this step (records carry no policy log-probs
+                        # of the reasoner's text); the ratio then starts at 1 and the clip bounds drift.
+                        with torch.no_grad():
+                            batch["old_logprobs"] = token_logprobs(model(**inputs).logits, batch["labels"])[0]
                     logits = model(**inputs).logits
                     logp, mask = token_logprobs(logits, batch["labels"])
                     share = reduce_loss(objective(logp, mask, batch), mask, config.loss_normalisation,

@@ -86,3 +86,19 @@ def test_sequence_reduction_averages_per_sequence_means():
     per_tok = RewardWeightedNLL()(logp, mask, batch)
     expected = (per_tok[0].sum() / 3 + per_tok[1].sum() / 3) / 2
     assert torch.allclose(reduce_loss(per_tok, mask, "sequence", global_tokens=0, global_sequences=2), expected)
+
+
+def test_chunked_logprobs_match_a_plain_log_softmax_in_value_and_gradient(monkeypatch):
+    from sophia_eval.sophia import objective
+
+    monkeypatch.setattr(objective, "LOGPROB_CHUNK", 3)
+    torch.manual_seed(0)
+    logits = torch.randn(2, 9, 11, requires_grad=True)
+    labels = torch.randint(0, 11, (2, 9))
+    labels[0, :3] = IGNORE_INDEX
+    logp, mask = token_logprobs(logits, labels)
+    logp.sum().backward()
+    chunked_grad, logits.grad = logits.grad.clone(), None
+    ref = torch.log_softmax(logits[:, :-1], -1).gather(-1, labels[:, 1:].clamp(min=0).unsqueeze(-1)).squeeze(-1) * mask
+    ref.sum().backward()
+    assert torch.allclose(logp, ref) and torch.allclose(chunked_grad, logits.grad)

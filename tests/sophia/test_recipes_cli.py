@@ -1,0 +1,49 @@
+"""Shipped recipes and Accelerate configs parse and validate; CLI error paths are one-liners."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from sophia_eval.cli import app
+from sophia_eval.sophia.config import TrainConfig, load_recipe
+
+TRAIN = Path(__file__).resolve().parents[2] / "train"
+
+
+@pytest.mark.parametrize("name", ["internvl3_8b.yaml", "internvl3_38b.yaml"])
+def test_recipe_validates_with_the_paper_hyperparameters(name):
+    r = load_recipe(TRAIN / "recipes" / name)
+    t: TrainConfig = r["train"]
+    assert (t.lr, t.min_lr_ratio, t.weight_decay, t.global_batch_size, r["selection"].alpha,
+            r["sampling"].num_captions, r["sampling"].num_reasonings, r["grpo"].lr) == (
+        2e-5, 0.25, 0.05, 512, 0.75, 8, 8, 5e-7)
+
+
+@pytest.mark.parametrize("name", ["zero3.yaml", "fsdp.yaml", "multi_gpu_ddp.yaml"])
+def test_accelerate_configs_are_yaml_with_a_distributed_type(name):
+    assert yaml.safe_load((TRAIN / "accelerate" / name).read_text())["distributed_type"]
+
+
+def test_recipe_typo_is_named(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("train:\n  learning_rate: 1e-5\n")
+    with pytest.raises(ValueError, match="learning_rate"):
+        load_recipe(path)
+
+
+def test_cli_missing_training_set_is_a_one_line_error(tmp_path):
+    res = CliRunner().invoke(app, ["sophia", "sample", "--items", str(tmp_path / "none.jsonl"), "--policy", "x",
+                                   "--reasoner", "y", "--out", str(tmp_path / "s")])
+    assert res.exit_code == 2 and "training set not found" in res.output
+
+
+def test_cli_unreachable_reasoner_is_a_clear_error_before_the_policy_loads(tmp_path, image_path):
+    items = tmp_path / "t.jsonl"
+    items.write_text(f'{{"image": "{image_path}", "question": "q?", "answer": "1"}}\n')
+    res = CliRunner().invoke(app, [
+        "sophia", "sample", "--items", str(items), "--policy", str(tmp_path / "never-loaded"),
+        "--reasoner", "qwq", "--reasoner-url", "http://127.0.0.1:9/v1", "--reasoner-option", "max_retries=0",
+        "--out", str(tmp_path / "s"), "-K", "1", "-N", "1"])
+    assert res.exit_code == 2 and "reasoner" in res.output and "cannot reach" in res.output, res.output
