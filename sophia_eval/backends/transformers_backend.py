@@ -39,10 +39,15 @@ class TransformersOptions:
     """Allow model code from the hub repository (needed by some VLMs, e.g. InternVL)."""
     attn_implementation: str | None = None
     """e.g. `sdpa`, `eager`, `flash_attention_2`; None lets transformers choose."""
+    image_max_pixels: int | None = None
+    """Cap on pixels per image for dynamic-resolution processors (Qwen2-VL family: `max_pixels`);
+    fewer vision tokens, faster on CPU. None keeps the checkpoint's setting. Recorded in describe()."""
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError(f"TransformersOptions.batch_size must be >= 1, got {self.batch_size}")
+        if self.image_max_pixels is not None and self.image_max_pixels < 28 * 28:
+            raise ValueError(f"TransformersOptions.image_max_pixels must be >= 784 (one 28x28 patch), got {self.image_max_pixels}")
         if self.dtype not in {"auto", "float32", "bfloat16", "float16"}:
             raise ValueError(
                 f"TransformersOptions.dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}"
@@ -160,6 +165,8 @@ class TransformersGenerator:
             self.model.to(self.device)
         self.model.eval()
         self.tokenizer = tokenizer_of(self.processor)
+        if opts.image_max_pixels:
+            _cap_pixels(self.processor, opts.image_max_pixels, self.model_ref)
         if getattr(self.tokenizer, "chat_template", None) is None and getattr(self.processor, "chat_template", None) is None:
             raise BackendError(
                 f"model {self.model_ref!r} has no chat template (tokenizer_config.json / chat_template.jinja); "
@@ -194,6 +201,7 @@ class TransformersGenerator:
             "device": self.device,
             "dtype": str(self.model.dtype).removeprefix("torch."),
             "batch_size": self.options.batch_size,
+            "image_max_pixels": self.options.image_max_pixels,
             "revision": self.options.revision,
             "transformers_version": transformers.__version__,
             "torch_version": torch.__version__,
@@ -289,6 +297,22 @@ class TransformersGenerator:
             text=text, finish_reason=finish, prompt_tokens=int(prompt_tokens), completion_tokens=len(tokens),
             latency_s=latency,
         )
+
+
+def _cap_pixels(processor: Any, max_pixels: int, model: str) -> None:
+    """Lower `longest_edge` (total pixels) of a dynamic-resolution image processor."""
+    ip = getattr(processor, "image_processor", None)
+    size = getattr(ip, "size", None)
+    if size is None or getattr(size, "longest_edge", None) is None and not (isinstance(size, dict) and "longest_edge" in size):
+        raise BackendError(
+            f"image_max_pixels is set but the image processor of {model!r} ({type(ip).__name__}) has no pixel budget; "
+            "drop the option for this model"
+        )
+    if isinstance(size, dict):
+        ip.size = {**size, "longest_edge": max_pixels, "shortest_edge": min(size.get("shortest_edge") or max_pixels, max_pixels)}
+    else:
+        size.longest_edge = max_pixels
+        size.shortest_edge = min(size.shortest_edge or max_pixels, max_pixels)
 
 
 def _errors(n: int, message: str) -> list[Completion]:

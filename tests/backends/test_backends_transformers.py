@@ -121,3 +121,19 @@ def test_unknown_backend_lists_the_known_ones():
 def test_unknown_option_names_valid_options(tiny_text_model):
     with pytest.raises(BackendError, match="batch_size"):
         make_generator("transformers", str(tiny_text_model), batchsize=2)
+
+
+def test_image_max_pixels_reduces_vision_tokens(tiny_qwen2vl):
+    from PIL import Image
+
+    big = Image.new("RGB", (200, 200), (10, 120, 200))
+    full = make_generator("transformers", str(tiny_qwen2vl))
+    capped = make_generator("transformers", str(tiny_qwen2vl), image_max_pixels=28 * 28)
+    conv = [_vision("2+3?", big)]
+    cfg = GenerationConfig(temperature=0, max_new_tokens=1)
+    assert capped.generate(conv, cfg)[0][0].prompt_tokens < full.generate(conv, cfg)[0][0].prompt_tokens
+
+
+def test_image_max_pixels_on_a_fixed_size_processor_is_refused(tiny_llava):
+    with pytest.raises(BackendError, match="no pixel budget"):
+        make_generator("transformers", str(tiny_llava), image_max_pixels=1000)
