@@ -97,7 +97,9 @@ def register(app: typer.Typer) -> None:
         from sophia_eval.data import DataError, load_split, resolve_data_dir, split_available
         from sophia_eval.registry import get_benchmark, list_benchmarks, parse_ref
 
-        console = Console()
+        import sys
+
+        console = Console(width=None if sys.stdout.isatty() else 160, soft_wrap=not sys.stdout.isatty())
         try:
             root = resolve_data_dir(data_dir)
         except DataError as exc:
@@ -138,7 +140,7 @@ def register(app: typer.Typer) -> None:
                 console.print(f"[red]FAIL[/] {label}: {exc}")
                 failures += 1
                 continue
-            with Progress(transient=True, console=console) as progress:
+            with Progress(transient=True, console=console, disable=not console.is_terminal) as progress:
                 task = progress.add_task(f"checking golds of {label}", total=len(samples))
                 bad = check_golds(samples, progress=progress, task=task)
             total_bad += len(bad)
