@@ -201,5 +201,33 @@ def round_(
     _print_json(result)
 
 
+@sophia_app.command("grpo")
+@_guard
+def grpo(
+    items: Optional[Path] = typer.Option(None, "--items", help="Training set JSONL"),
+    model: Optional[str] = typer.Option(None, "--model", help="Policy to continue from (e.g. the SOPHIA final/)"),
+    out: str = typer.Option(..., "--out", help="Output directory (final/ in HF format)"),
+    rates: Optional[Path] = typer.Option(None, "--rates", help="Records with item_id + reward/correct (harness "
+                                         "samples.jsonl of the policy on the items) for the pass-rate filter"),
+    steps: int = typer.Option(..., "--steps", help="GRPO steps"),
+    recipe: Optional[Path] = RecipeOpt,
+) -> None:
+    """Optional stage 4: on-policy GRPO with the verifier reward on questions of middling pass rate."""
+    from sophia_eval.sophia.config import GRPOConfig, TrainConfig
+    from sophia_eval.sophia.grpo import filter_by_pass_rate, grpo_train, pass_rates
+    from sophia_eval.sophia.items import load_training_items
+    from sophia_eval.sophia.records import JsonlLog
+
+    r = _recipe(recipe)
+    data = load_training_items(_pick(items, r, "items", "training set"))
+    g = r.get("grpo") or GRPOConfig()
+    if rates is not None:
+        data = filter_by_pass_rate(data, pass_rates(JsonlLog(rates).read()), g)
+    cfg = _stage(r, "train", TrainConfig, model=_pick(model, r, "policy", "policy model"), output_dir=out)
+    res = grpo_train(cfg, g, data, steps=steps)
+    _print_json({"final_dir": res.final_dir, "losses": res.losses, "mean_rewards": res.mean_rewards,
+                 "kept_groups": res.kept_groups})
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(sophia_app, name="sophia")

@@ -45,10 +45,12 @@ def group_advantages(rewards: Sequence[float | None], eps: float = 1e-6) -> list
 
 
 def pass_rates(records: Iterable[Mapping[str, Any]]) -> dict[str, float]:
-    """Mean reward per item id over trajectory/sample records (None counts as 0)."""
+    """Mean reward per item id over records with `reward` (SOPHIA trajectories) or `correct`
+    (harness `samples.jsonl` of the policy on the training items); None counts as 0."""
     acc: dict[str, list[float]] = defaultdict(list)
     for r in records:
-        acc[str(r["item_id"])].append(float(r.get("reward") or 0.0))
+        value = r["reward"] if "reward" in r else r.get("correct")
+        acc[str(r["item_id"])].append(float(value or 0.0))
     return {k: sum(v) / len(v) for k, v in acc.items()}
 
 

@@ -44,3 +44,9 @@ def test_grpo_loop_updates_the_policy_on_mixed_groups(tiny_text_model, tmp_path)
     after = load_file(result.final_dir / "model.safetensors")
     assert sum(result.kept_groups) > 0 and all(math.isfinite(l) for l in result.losses if l == l)
     assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def test_pass_rates_read_harness_records_with_correct():
+    rates = pass_rates([{"item_id": "a", "correct": True}, {"item_id": "a", "correct": False},
+                        {"item_id": "a", "correct": None}, {"item_id": "a", "correct": True}])
+    assert rates == {"a": 0.5}
