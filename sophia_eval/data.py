@@ -144,8 +144,14 @@ def _iter_part(part: PartSpec, root: Path, report: LoadReport, *, allow_hub: boo
             raise DataError(f"{report.benchmark}:{report.split}: a part has neither local files nor a hub source")
         report.hub = True
         report.sources.append(f"hf://{part.hub.id}:{part.hub.split}")
-        for where, rec in read_hub(part.hub):
-            yield where, rec, None
+        expected = [str(root / lay.dir / f.path) for lay in part.local for f in lay.files]
+        try:
+            for where, rec in read_hub(part.hub):
+                yield where, rec, None
+        except DataError as exc:
+            if not expected:
+                raise
+            raise DataError(f"{exc}; or place the files at {' or '.join(expected[:2])}") from exc
         return
     if not layout.images:
         report.metadata_only = True
