@@ -304,9 +304,19 @@ def _build(spec: BenchmarkSpec, split: SplitSpec, part: PartSpec, where: str, re
     if not str(answer).strip():
         raise DataError(f"{where} (item {d['id']}): empty gold answer; expected a gold answer (declare the item under `exclude` with a reason if upstream has none)")
     images = _resolve_images(list(d.get("images") or []), where, d["id"], layout, root, require_images)
-    tol = d.get("tolerance")
-    rel = d.get("rel_tolerance")
-    prec = d.get("precision")
+    try:
+        tol = d.get("tolerance")
+        tol = tuple(float(t) for t in tol) if isinstance(tol, (list, tuple)) else (None if tol is None else float(tol))
+        rel = None if d.get("rel_tolerance") is None else float(d["rel_tolerance"])
+        prec = None if d.get("precision") is None else int(float(d["precision"]))
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{where} (item {d['id']}): tolerance/precision must be numbers ({exc}); "
+                        "add the normalisation that parses this source's convention (e.g. olympiad_tolerance)") from exc
+    multiple = d.get("multiple")
+    if isinstance(multiple, str):  # never bool('False')
+        if multiple.strip() not in ("True", "False", "true", "false", ""):
+            raise DataError(f"{where} (item {d['id']}): `multiple` is {multiple!r}; expected a boolean")
+        multiple = multiple.strip().lower() == "true"
     return Sample(
         benchmark=spec.name,
         id=d["id"],
@@ -315,11 +325,11 @@ def _build(spec: BenchmarkSpec, split: SplitSpec, part: PartSpec, where: str, re
         images=images,
         options=tuple(str(o) for o in (d.get("options") or ())),
         answer_type=d.get("answer_type"),
-        tolerance=tuple(float(t) for t in tol) if isinstance(tol, (list, tuple)) else (None if tol is None else float(tol)),
-        rel_tolerance=None if rel is None else float(rel),
-        precision=None if prec is None else int(float(prec)),
+        tolerance=tol,
+        rel_tolerance=rel,
+        precision=prec,
         unit=(str(d["unit"]) if d.get("unit") not in (None, "") else None),
-        multiple=bool(d.get("multiple") or False),
+        multiple=bool(multiple),
         hint=(str(d["hint"]) if d.get("hint") else None),
         extraction=spec.extraction,
         categories={k: (", ".join(map(str, v)) if isinstance(v, list) else str(v)) for k, v in d["categories"].items() if v is not None},

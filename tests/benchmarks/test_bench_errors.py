@@ -151,3 +151,20 @@ fields: {{id: id, question: question, answer: answer, images: [image]}}
     _, root = toy({}, spec_text=spec)
     samples, report = _load(root)
     assert (samples[0].answer, samples[0].images[0].size, report.hub) == ("2", (4, 4), True)
+
+
+def test_string_false_multiple_is_not_true(toy):
+    rows = GOOD.replace('"answer": "2"', '"answer": "2", "multi": "False"')
+    spec_dir, root = toy({"data.jsonl": rows, "a.png": _png(), "b.png": _png()})
+    path = spec_dir / "benchmark.yaml"
+    path.write_text(path.read_text().replace("  images: [image]", "  images: [image]\n  multiple: multi"))
+    assert _load(root)[0][0].multiple is False
+
+
+def test_unparsed_tolerance_string_names_item_and_fix(toy):
+    rows = GOOD.replace('"answer": "2"', '"answer": "2", "err": "None"')
+    spec_dir, root = toy({"data.jsonl": rows, "a.png": _png(), "b.png": _png()})
+    path = spec_dir / "benchmark.yaml"
+    path.write_text(path.read_text().replace("  images: [image]", "  images: [image]\n  tolerance: err"))
+    with pytest.raises(DataError, match="item a.*olympiad_tolerance"):
+        _load(root)
