@@ -18,6 +18,11 @@ from sophia_eval.stats import mcnemar_exact, paired_bootstrap
 from sophia_eval.registry import BenchmarkSpec, SpecError, get_benchmark, list_benchmarks
 from sophia_eval.data import DataError, load_samples, resolve_data_dir
 from sophia_eval.prompts import SYSTEM_PROMPTS, build_messages, prompt_hash
+from sophia_eval.protocols import PRESETS, Protocol, get_protocol
+from sophia_eval.metrics import pass_at_k, summarize
+from sophia_eval.harness import HarnessError, RunConfig, merge, rescore, run
+from sophia_eval.judge import Judge, JudgeConfig
+from sophia_eval.importers import ImportFormatError, import_jsonl, import_lmms
 
 try:
     __version__ = _pkg_version("sophia-eval")
@@ -61,4 +66,19 @@ __all__ = [
     "load_samples",
     "prompt_hash",
     "resolve_data_dir",
+    "PRESETS",
+    "Protocol",
+    "get_protocol",
+    "pass_at_k",
+    "summarize",
+    "HarnessError",
+    "RunConfig",
+    "merge",
+    "rescore",
+    "run",
+    "Judge",
+    "JudgeConfig",
+    "ImportFormatError",
+    "import_jsonl",
+    "import_lmms",
 ]
