@@ -95,3 +95,31 @@ def test_fixture_count_differs_from_the_real_count_and_is_reported():
 
     with pytest.raises(DataError, match="expects 5010"):
         load_split(get_benchmark("dynamath"), data_dir=FIXTURES / "dynamath")
+
+
+def _mmmu_math_part():
+    # one subject of the 30-config validation split, read through its own part
+    spec = get_benchmark("mmmu")
+    part = next(p for p in spec.split("validation").parts if p.categories.get("subject") == "Math")
+    return spec, part
+
+
+def test_mmmu_hf_parquet_stringified_options_and_subject():
+    import dataclasses
+
+    spec, part = _mmmu_math_part()
+    one = dataclasses.replace(spec.split("validation"), parts=(part,), n_items=2)
+    spec1 = dataclasses.replace(spec, splits={"validation": one})
+    samples, _ = load_split(spec1, "validation", data_dir=FIXTURES / "mmmu")
+    s = {x.id: x for x in samples}
+    assert (s["validation_Math_1"].options, s["validation_Math_1"].categories["subject"], len(s["validation_Math_1"].images)) == (
+        ("the first", "the second"), "Math", 2)
+
+
+def test_mmmu_hf_open_answer_list_keeps_first_form():
+    import dataclasses
+
+    spec, part = _mmmu_math_part()
+    one = dataclasses.replace(spec.split("validation"), parts=(part,), n_items=2)
+    samples, _ = load_split(dataclasses.replace(spec, splits={"validation": one}), "validation", data_dir=FIXTURES / "mmmu")
+    assert {x.id: x for x in samples}["validation_Math_2"].answer == "24/7"
