@@ -61,7 +61,8 @@ class JudgeConfig:
     """Served model name, e.g. `Qwen/Qwen2.5-72B-Instruct` (the SOPHIA paper's judge)."""
     api_key_env: str = "OPENAI_API_KEY"
     """Environment variable holding the API key (read at call time, never stored in records)."""
-    cache_dir: str = ".sophia_eval_cache/judge"
+    cache_dir: str | None = None
+    """Disk cache of judge calls; None: `$XDG_CACHE_HOME/sophia-eval/judge` (default `~/.cache/...`)."""
     max_concurrency: int = 8
     timeout_s: float = 60.0
     retries: int = 2
@@ -132,7 +133,8 @@ class Judge:
 
     def __init__(self, config: JudgeConfig, *, required: bool = False):
         self.config, self.required = config, required
-        self.cache = JudgeCache(config.cache_dir)
+        default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sophia-eval" / "judge"
+        self.cache = JudgeCache(config.cache_dir or default)
         self.calls = 0
         self.cache_hits = 0
 

@@ -106,6 +106,9 @@ def register(app: typer.Typer) -> None:
             rows = _run(console, **params)
         except known_errors() as exc:
             raise fail(exc) from None
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/]: records so far are kept; rerun the same command to resume")
+            raise typer.Exit(130) from None
         console.print(results_table(rows))
         for name, path, _ in rows:
             console.print(f"run written to [bold]{path}[/] ({name}); re-score with: sophia-eval score {path}")
