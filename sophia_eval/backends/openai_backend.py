@@ -18,9 +18,9 @@ import mimetypes
 import os
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from sophia_eval.backends.base import BackendError, Completion, Conversation, GenerationConfig
 
@@ -49,6 +49,10 @@ class OpenAIOptions:
     """Cap on a single retry delay."""
     check_server: bool = True
     """GET `/models` when the generator is created, to fail fast on a wrong URL or a down server."""
+    max_tokens_field: str = "max_tokens"
+    """Request field for the token cap; `max_completion_tokens` for APIs that reject `max_tokens`."""
+    extra_body: Mapping[str, Any] = field(default_factory=dict)
+    """Extra request fields merged into every request (e.g. `top_k`, `chat_template_kwargs`)."""
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):
@@ -59,6 +63,10 @@ class OpenAIOptions:
             raise ValueError("OpenAIOptions.timeout_s and connect_timeout_s must be > 0 seconds")
         if self.max_retries < 0 or self.backoff_s < 0:
             raise ValueError("OpenAIOptions.max_retries and backoff_s must be >= 0")
+        if self.max_tokens_field not in ("max_tokens", "max_completion_tokens"):
+            raise ValueError(
+                f"OpenAIOptions.max_tokens_field must be max_tokens or max_completion_tokens, got {self.max_tokens_field!r}"
+            )
 
 
 def image_to_url(ref: Any) -> str:
@@ -216,7 +224,8 @@ class OpenAIGenerator:
             "n": 1,
             "temperature": config.temperature,
             "top_p": config.top_p,
-            "max_tokens": config.max_new_tokens,
+            self.options.max_tokens_field: config.max_new_tokens,
+            **self.options.extra_body,
         }
         if seed is not None:
             body["seed"] = seed

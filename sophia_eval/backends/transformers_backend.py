@@ -262,6 +262,8 @@ class TransformersGenerator:
         if not config.greedy:
             gen_kwargs.update(temperature=config.temperature, top_p=config.top_p, top_k=0)
         if config.stop:
+            # Note: transformers matches stop strings against the prompt's tail too (a stop of
+            # "\n\n" fires on the first "\n" after a prompt ending in "\n"); vLLM does not.
             gen_kwargs.update(stop_strings=list(config.stop), tokenizer=self.tokenizer)
         if config.seed is not None:
             set_seed(config.seed + seed_offset)

@@ -138,3 +138,18 @@ def test_distinct_seeds_per_sample_are_sent(tiny_text_model):
         remote = make_generator("openai", "tiny", base_url=srv.base_url, **FAST)
         out = remote.generate([_text("What is")], GenerationConfig(n=4, max_new_tokens=8, seed=1))
     assert len({c.text for c in out[0]}) > 1
+
+
+
+
+def test_extra_body_and_token_field_reach_the_server(monkeypatch):
+    import sophia_eval.backends.serve as serve
+
+    seen = []
+    real = serve.parse_config
+    monkeypatch.setattr(serve, "parse_config", lambda body: (seen.append(body), real(body))[1])
+    with ServerThread(Echo()) as srv:
+        remote = make_generator("openai", "auto", base_url=srv.base_url, max_tokens_field="max_completion_tokens",
+                                extra_body={"top_k": 5}, **FAST)
+        remote.generate([_text("x")], GenerationConfig(max_new_tokens=7))
+    assert (seen[0]["max_completion_tokens"], seen[0]["top_k"], "max_tokens" in seen[0]) == (7, 5, False)

@@ -137,3 +137,12 @@ def test_image_max_pixels_reduces_vision_tokens(tiny_qwen2vl):
 def test_image_max_pixels_on_a_fixed_size_processor_is_refused(tiny_llava):
     with pytest.raises(BackendError, match="no pixel budget"):
         make_generator("transformers", str(tiny_llava), image_max_pixels=1000)
+
+
+def test_stop_string_cuts_the_text_and_is_stop(text_gen):
+    cfg = GenerationConfig(temperature=1.0, max_new_tokens=10, seed=11)
+    full = text_gen.generate([_text("What is 2 + 3?")], cfg)[0][0].text
+    # A character first seen mid-text (so the stop cannot match earlier, nor across the prompt).
+    cut = next(i for i in range(2, len(full)) if full[i] not in full[:i] and full[i].strip())
+    (c,) = text_gen.generate([_text("What is 2 + 3?")], GenerationConfig(**{**cfg.__dict__, "stop": (full[cut],)}))[0]
+    assert (c.text, c.finish_reason) == (full[:cut], "stop")
