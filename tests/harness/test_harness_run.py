@@ -162,3 +162,29 @@ def test_parse_shard_rejects_bad_spec():
 def test_run_json_summary_is_json_and_in_percent(tmp_path):
     meta = json.loads((_run(tmp_path / "r") / "run.json").read_text())
     assert 0 <= meta["summary"]["metrics"]["pass@1"]["value"] <= 100
+
+
+def test_dynamath_run_reports_worst_case(tmp_path):
+    from dataclasses import replace
+
+    samples = [replace(s, categories={"seed": str(i // 2)}) for i, s in enumerate(toy_samples(8))]
+    bench = replace(BENCH, metric="dynamath", breakdown=())
+    path = harness.run(toy_config(tmp_path / "r"), generator=FakeGenerator(), samples=samples, bench=bench,
+                       progress=False)
+    metrics = RunStore.open(path).meta["summary"]["metrics"]
+    # q0,q1 share seed 0: q0 right, q1 wrong -> every seed has one wrong variant
+    assert (metrics["pass@1"]["value"], metrics["worst_case"]["value"]) == (50.0, 0.0)
+
+
+def test_wemath_run_reports_four_dimensions(tmp_path):
+    from dataclasses import replace
+
+    keys = ["2steps_1", "2steps_2", "2steps_multi"]
+    samples = [replace(s, categories={"problem_id": "p1", "step": keys[i]}) for i, s in enumerate(toy_samples(3))]
+    bench = replace(BENCH, metric="wemath", breakdown=())
+    path = harness.run(toy_config(tmp_path / "r"), generator=FakeGenerator(), samples=samples, bench=bench,
+                       progress=False)
+    summary = RunStore.open(path).meta["summary"]
+    # steps q0 right, q1 wrong; composite q2 right -> rote memorisation (strict), mastery (loose)
+    assert (summary["primary"], summary["wemath"]["CM_loose"], summary["wemath"]["RM_strict"]) == (
+        "wemath_strict", 100.0, 100.0)
