@@ -140,8 +140,6 @@ def test_distinct_seeds_per_sample_are_sent(tiny_text_model):
     assert len({c.text for c in out[0]}) > 1
 
 
-
-
 def test_extra_body_and_token_field_reach_the_server(monkeypatch):
     import sophia_eval.backends.serve as serve
 
