@@ -93,10 +93,25 @@ def load_processor(model: str, **kwargs: Any) -> Any:
             ) from exc
         image_processor = AutoImageProcessor.from_pretrained(model, backend="pil", **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(model, **kwargs)
-        chat_template = getattr(tokenizer, "chat_template", None)
+        chat_template = _processor_chat_template(model, **kwargs) or getattr(tokenizer, "chat_template", None)
         return _without_video(processor_cls)(
             image_processor=image_processor, tokenizer=tokenizer, chat_template=chat_template
         )
+
+
+def _processor_chat_template(model: str, **kwargs: Any) -> str | None:
+    """The processor-level chat template (`chat_template.jinja`, or legacy `chat_template.json`)."""
+    from transformers.utils import cached_file
+
+    for fname in ("chat_template.jinja", "chat_template.json"):
+        try:
+            path = cached_file(model, fname, _raise_exceptions_for_missing_entries=False, **kwargs)
+        except OSError:
+            path = None
+        if path:
+            text = Path(path).read_text(encoding="utf-8")
+            return text if fname.endswith(".jinja") else json.loads(text).get("chat_template")
+    return None
 
 
 def tokenizer_of(processor: Any) -> Any:

@@ -51,3 +51,14 @@ def test_tiny_tokenizer_round_trips_latex(tiny_text_model):
     tok = AutoTokenizer.from_pretrained(tiny_text_model)
     text = "Answer: \\boxed{\\frac{1}{2}} — π ≈ 3.14"
     assert tok.decode(tok(text)["input_ids"]) == text
+
+
+def test_legacy_chat_template_json_is_used_by_the_no_torchvision_fallback(tiny_qwen2vl, tmp_path):
+    import json
+    import shutil
+
+    model = shutil.copytree(tiny_qwen2vl, tmp_path / "m")
+    (model / "chat_template.jinja").unlink()
+    (model / "chat_template.json").write_text(json.dumps({"chat_template": "LEGACY{{ messages[0]['role'] }}"}))
+    processor = load_processor(str(model))
+    assert processor.apply_chat_template([{"role": "user", "content": "x"}], tokenize=False) == "LEGACYuser"
