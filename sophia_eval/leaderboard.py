@@ -155,7 +155,8 @@ def run_entries(run: RunInfo, kind: str) -> list[Entry]:
             kind="run", model=run.model, benchmark=run.benchmark, split=run.split, metric=name,
             protocol=run.preset, value=value, value_text=_fmt(value),
             ci_low=float(low) if low is not None else None, ci_high=float(high) if high is not None else None,
-            ci_method="run summary" if low is not None else "", n_items=m.get("n_items"),
+            ci_method=f"run summary ({m.get('ci_method') or 'interval'})" if low is not None else "",
+            n_items=m.get("n_items"),
             source=str(run.path), run=run,
         ))
     return out
