@@ -215,6 +215,14 @@ def train(config: TrainConfig, examples: Sequence[TrainExample], *, resume: bool
         raise ValueError("no training examples: the selection kept nothing (lower alpha, sample more captions "
                          "or reasoning samples, or check the verifier's status counts)")
     out = Path(config.output_dir)
+    if config.log_with:
+        import importlib.util
+
+        module = {"tensorboard": "tensorboard", "wandb": "wandb"}[config.log_with]
+        if importlib.util.find_spec(module) is None and not (
+                module == "tensorboard" and importlib.util.find_spec("tensorboardX")):
+            raise ValueError(f"TrainConfig.log_with={config.log_with!r} but {module} is not installed; "
+                             "pip install 'sophia-eval[tracking]' (tensorboard) or wandb, or set log_with to null")
     accelerator = Accelerator(
         cpu=_no_accelerator(),
         gradient_accumulation_steps=1,  # set below once the world size is known

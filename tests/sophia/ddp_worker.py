@@ -21,7 +21,7 @@ def main() -> None:
         for i in range(8)
     ]
     config = TrainConfig(model=model, output_dir=out, lr=1e-3, global_batch_size=4, micro_batch_size=1,
-                         max_steps=2, gradient_checkpointing=False, find_unused_parameters=find_unused == "1",
+                         max_steps=2, gradient_checkpointing=True, find_unused_parameters=find_unused == "1",
                          freeze_vision=freeze == "1")
     result = train(config, examples)
     rank = int(os.environ.get("RANK", "0"))

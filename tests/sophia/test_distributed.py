@@ -53,3 +53,15 @@ def test_unused_parameters_exist_in_the_llava_fixture(tiny_llava, image_path):
     enc = encode(load_processor(str(tiny_llava)), make_examples(image_path, 1)[0])
     model(**{k: v for k, v in enc.items() if k != "labels"}, labels=enc["labels"]).loss.backward()
     assert [n for n, p in model.named_parameters() if p.grad is None]
+
+
+def test_two_processes_give_the_one_process_losses(two_rank_run, tiny_llava, image_path, tmp_path):
+    # Same global batch split differently: the token-mean loss must not depend on the world size.
+    from conftest import make_examples
+    from sophia_eval.sophia.config import TrainConfig
+    from sophia_eval.sophia.trainer import train
+
+    single = train(TrainConfig(model=str(tiny_llava), output_dir=str(tmp_path), lr=1e-3, global_batch_size=4,
+                               micro_batch_size=1, max_steps=2, gradient_checkpointing=False, freeze_vision=False),
+                   make_examples(image_path))
+    assert single.losses == pytest.approx(two_rank_run[0]["losses"], rel=1e-5)

@@ -34,6 +34,7 @@ def test_config_rejects_a_group_of_one():
         GRPOConfig(rollouts=1)
 
 
+@pytest.mark.slow
 def test_grpo_loop_updates_the_policy_on_mixed_groups(tiny_text_model, tmp_path):
     items = [Sample(benchmark="t", id=str(i), question=f"What is {i}+1?", answer=str(i + 1)) for i in range(2)]
     result = grpo_train(

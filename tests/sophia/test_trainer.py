@@ -106,3 +106,12 @@ def test_resume_after_sigkill_equals_uninterrupted_run(trained, tiny_qwen2vl, im
     b = load_file(tmp_path / "killed" / "final" / "model.safetensors")
     assert json.loads((tmp_path / "killed" / "result.json").read_text())["resumed_from"] == 2
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_missing_tracker_is_named_before_any_work(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("wandb",) else real(name, *a))
+    with pytest.raises(ValueError, match="wandb is not installed"):
+        train(TrainConfig(model="m", output_dir=str(tmp_path), log_with="wandb"), make_examples(None, 1))
