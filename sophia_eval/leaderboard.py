@@ -54,6 +54,11 @@ class Entry:
     def column(self) -> Column:
         return (self.benchmark, self.split, self.metric)
 
+    @property
+    def display(self) -> str:
+        """Model name; a run also names its preset (one model may have runs under several)."""
+        return self.model if self.kind == "baseline" else f"{self.model} (run, {self.protocol})"
+
 
 @dataclass(frozen=True)
 class Row:
@@ -87,6 +92,12 @@ class OverviewRow:
     """Unweighted mean over the columns present (SOPHIA-style average)."""
     n_columns: int
     flagged: bool
+    preset: str = ""
+    """The runs' preset (empty for a published model)."""
+
+    @property
+    def display(self) -> str:
+        return self.model if self.kind == "baseline" else f"{self.model} (run, {self.preset})"
 
 
 @dataclass(frozen=True)
@@ -301,6 +312,7 @@ def _overview(pid: str, columns: Sequence[Column], tables: Sequence[Table]) -> O
             model=model, kind="baseline" if kind == "baseline" else "run", cells=by_col,
             average=sum(values) / len(values) if values else None, n_columns=len(by_col),
             flagged=any(r.flags and r.entry.kind == "run" for r in by_col.values()),
+            preset="" if kind == "baseline" else kind[len("run:"):],
         ))
     full = len(columns)
     rows.sort(key=lambda r: (r.n_columns != full, -(r.average or 0.0), r.model))

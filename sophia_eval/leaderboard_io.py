@@ -67,7 +67,7 @@ def _overview_md(ov: Overview) -> list[str]:
     head = ["Model", *(column_label(c) for c in ov.columns), "Average", "Benchmarks"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in ov.rows:
-        name = f"**{_cell(r.model)}** (run)" if r.kind == "run" else _cell(r.model)
+        name = f"**{_cell(r.model)}** (run, {r.preset})" if r.kind == "run" else _cell(r.model)
         if r.flagged:
             name += " ⚠"
         cells = [r.cells[c].entry.value_text if c in r.cells else "" for c in ov.columns]

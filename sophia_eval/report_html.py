@@ -63,12 +63,12 @@ def bar_chart_svg(table: Table, width: int = 900) -> str:
         e = r.entry
         y = top + i * row_h
         fill = BASELINE_COLOUR if e.kind == "baseline" else ("url(#hatch)" if r.flags else RUN_COLOUR)
-        tip = f"{e.model}: {e.value_text}"
+        tip = f"{e.display}: {e.value_text}"
         if e.ci_low is not None and e.ci_high is not None:
             tip += f" (95% CI {e.ci_low:.1f}-{e.ci_high:.1f}{', approx.' if e.kind == 'baseline' else ''})"
         if r.flags:
             tip += " | " + "; ".join(r.flags)
-        name = e.model if len(e.model) <= 44 else e.model[:43] + "…"
+        name = e.display if len(e.display) <= 44 else e.display[:43] + "…"
         weight = ' font-weight="600"' if e.kind == "run" else ""
         out.append(
             f'<text x="{label_w - 6}" y="{y + 13}" font-size="12" text-anchor="end"{weight}>'
@@ -169,7 +169,7 @@ def _overview_html(ov: Overview) -> str:
     rows = []
     for r in ov.rows:
         cls = ' class="run"' if r.kind == "run" else ""
-        name = _e(r.model) + (" (run)" if r.kind == "run" else "") + (' <span class="flag">⚠</span>' if r.flagged else "")
+        name = _e(r.display) + (' <span class="flag">⚠</span>' if r.flagged else "")
         cells = "".join(
             f'<td class="num">{_e(r.cells[c].entry.value_text) if c in r.cells else ""}</td>' for c in ov.columns
         )
@@ -197,7 +197,7 @@ def _table_html(t: Table) -> str:
             src = f"<code>{_e(e.source)}</code>"
         cls = ' class="run"' if e.kind == "run" else ""
         rows.append(
-            f"<tr{cls}><td class=\"num\">{r.rank}</td><td>{_e(e.model)}{' (run, ' + _e(e.protocol) + ')' if e.kind == 'run' else ''}</td>"
+            f"<tr{cls}><td class=\"num\">{r.rank}</td><td>{_e(e.display)}</td>"
             f"<td class=\"num\">{_e(e.value_text)}</td><td class=\"num\">{ci}</td>"
             f"<td class=\"flag\">{_e('; '.join(r.flags))}</td><td>{src}</td></tr>"
         )

@@ -54,7 +54,7 @@ def _print_leaderboard(board, show_all: bool) -> None:
         full = [r for r in ov.rows if r.kind == "baseline" and r.n_columns == len(ov.columns)]
         rows = ov.rows if show_all else [r for r in ov.rows if r.kind == "run" or r in full[:5]]
         for r in rows:
-            name = f"[bold orange3]{escape(r.model)} (run)[/]" if r.kind == "run" else escape(r.model)
+            name = f"[bold orange3]{escape(r.display)}[/]" if r.kind == "run" else escape(r.model)
             avg = "" if r.average is None else f"{r.average:.2f}" + ("*" if r.n_columns < len(ov.columns) else "")
             t.add_row(name + (" ⚠" if r.flagged else ""),
                       *(r.cells[c].entry.value_text if c in r.cells else "" for c in ov.columns), avg)
@@ -75,7 +75,7 @@ def _print_leaderboard(board, show_all: bool) -> None:
         for r in rows:
             e = r.entry
             ci = "" if e.ci_low is None else f"{e.ci_low:.1f}-{e.ci_high:.1f}" + ("~" if e.kind == "baseline" else "")
-            name = f"[bold orange3]{escape(e.model)} (run)[/]" if e.kind == "run" else escape(e.model)
+            name = f"[bold orange3]{escape(e.display)}[/]" if e.kind == "run" else escape(e.model)
             t.add_row(str(r.rank), name, e.value_text, ci, escape("; ".join(r.flags)))
         captions = list(table.notes)
         if len(rows) < len(table.rows):

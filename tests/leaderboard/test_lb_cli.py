@@ -29,7 +29,7 @@ def test_leaderboard_writes_markdown_csv_and_html(make_run, tmp_path):
     result = runner.invoke(app, ["leaderboard", "--runs", str(tmp_path / "runs"), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["leaderboard.csv", "leaderboard.html", "leaderboard.md"]
-    assert "tiny-base (run)" in result.output
+    assert "tiny-base (run, sophia)" in result.output
 
 
 def test_leaderboard_rejects_a_malformed_pair(tmp_path):
