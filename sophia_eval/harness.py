@@ -314,6 +314,13 @@ def run(
     store.update_meta(status="running", model_info=meta["model_info"])
     existing = latest_records(store)
     done = {k for k, r in existing.items() if r.get("status") != "error"}
+    current = {s.id: h for s, h in zip(chosen, hashes)}
+    changed = [k[0] for k in done if existing[k].get("prompt_hash") not in (None, current.get(k[0]))]
+    if changed:  # same config but different prompts (e.g. a template's code changed): not one run
+        raise HarnessError(
+            f"{out}: the prompt of item {changed[0]} (and {len(changed) - 1} more) differs from the one "
+            "recorded; the prompt code changed since this run started: use a new --out directory"
+        )
 
     pending = [
         (s, conv, h, [j for j in range(p.n) if (s.id, j) not in done])

@@ -188,3 +188,14 @@ def test_wemath_run_reports_four_dimensions(tmp_path):
     # steps q0 right, q1 wrong; composite q2 right -> rote memorisation (strict), mastery (loose)
     assert (summary["primary"], summary["wemath"]["CM_loose"], summary["wemath"]["RM_strict"]) == (
         "wemath_strict", 100.0, 100.0)
+
+
+def test_resume_refuses_changed_prompts(tmp_path):
+    out = tmp_path / "r"
+    _run(out, limit=3)
+    store = RunStore.open(out)
+    recs = _records(out)
+    recs[0]["prompt_hash"] = "0000"
+    store.replace_records(recs[:1])  # one done record with a stale prompt, the rest to generate
+    with pytest.raises(harness.HarnessError, match="prompt of item q0"):
+        _run(out, limit=3)
