@@ -241,10 +241,14 @@ class OpenAIGenerator:
         opts = self.options
         last = "no attempt made"
         connected = False
+        retry_after: float | None = None
         for attempt in range(opts.max_retries + 1):
             if attempt:
                 delay = min(opts.max_backoff_s, opts.backoff_s * 2 ** (attempt - 1))
+                # A server's Retry-After (rate limits) wins over our schedule, within the cap.
+                delay = min(opts.max_backoff_s, retry_after) if retry_after is not None else delay
                 await asyncio.sleep(delay * random.uniform(0.75, 1.25))
+                retry_after = None
             t0 = time.perf_counter()
             try:
                 resp = await client.post(url, json=body)
@@ -264,6 +268,10 @@ class OpenAIGenerator:
             if resp.status_code == 200:
                 return _parse(resp, latency, url)
             last = f"HTTP {resp.status_code} from {url}: {resp.text[:500]}"
+            try:
+                retry_after = float(resp.headers.get("retry-after", ""))
+            except ValueError:
+                retry_after = None
             if resp.status_code not in _RETRY_STATUS:
                 break
         if not connected:
