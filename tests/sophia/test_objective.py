@@ -102,3 +102,10 @@ def test_chunked_logprobs_match_a_plain_log_softmax_in_value_and_gradient(monkey
     ref = torch.log_softmax(logits[:, :-1], -1).gather(-1, labels[:, 1:].clamp(min=0).unsqueeze(-1)).squeeze(-1) * mask
     ref.sum().backward()
     assert torch.allclose(logp, ref) and torch.allclose(chunked_grad, logits.grad)
+
+
+def test_policy_without_chat_template_is_a_clear_error(tiny_text_model):
+    processor = load_processor(str(tiny_text_model))
+    processor.chat_template = None
+    with pytest.raises(ValueError, match="no chat template"):
+        encode(processor, make_examples(None, 1)[0])
