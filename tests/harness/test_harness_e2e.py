@@ -105,3 +105,42 @@ def test_demo_run_without_model_argument(tmp_path):
     assert "Demo run" in result.output and "SmolLM2-135M" in result.output
     meta, _ = _check_run(out, 1)
     assert meta["config"]["generation"]["temperature"] == 0.0
+
+
+class _Stalling:
+    """Served generator that either stalls past the client's timeout or fails outright."""
+
+    name = "stalling"
+
+    def __init__(self, mode):
+        self.mode = mode
+
+    def describe(self):
+        return {"backend": "stalling"}
+
+    def generate(self, conversations, config):
+        import time
+
+        if self.mode == "fail":
+            raise RuntimeError("model crashed")
+        time.sleep(1.5)
+        return [[] for _ in conversations]
+
+
+@pytest.mark.parametrize("mode", ["fail", "stall"])
+def test_server_failure_and_timeout_are_never_scored_wrong(mode, tmp_path):
+    from harness_fakes import BENCH, toy_samples
+
+    from sophia_eval import harness
+    from sophia_eval.backends.serve import ServerThread
+    from sophia_eval.protocols import get_protocol
+
+    with ServerThread(_Stalling(mode), model_name="m") as server:
+        config = harness.RunConfig(
+            benchmark="toy_add", model="m", backend="openai", protocol=get_protocol("greedy", max_new_tokens=8),
+            backend_options={"base_url": server.base_url, "timeout_s": 0.3, "max_retries": 0, "backoff_s": 0.01},
+            out=str(tmp_path / "r"), verify_workers=1, batch_size=4)
+        path = harness.run(config, samples=toy_samples(4), bench=BENCH, progress=False)
+    summary = RunStore.open(path).meta["summary"]
+    assert summary["status_counts"] == {"error": 4}
+    assert (summary["metrics"]["pass@1"]["value"], summary["n_unscored_items"]) == (None, 4)
