@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -78,3 +80,15 @@ def write_run(
         fields = sorted({k for c in (categories or {}).values() for k in c})
         store.update_meta(summary=summarize(records, metric=metric, breakdown=fields), status="complete")
     return path
+
+
+REPO = Path(__file__).resolve().parents[2]
+REFERENCE = Path(os.environ.get("SOPHIA_EVAL_REFERENCE", REPO.parent / "shared" / "reference" / "published_results.csv"))
+if not REFERENCE.exists():  # the checkout beside /work/shared, or the shared machine path
+    REFERENCE = Path("/work/shared/reference/published_results.csv")
+
+
+def reference_rows() -> list[dict[str, str]]:
+    """The shared reference table of published numbers, one dict per row."""
+    with REFERENCE.open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))

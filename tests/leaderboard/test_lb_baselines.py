@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from lb_helpers import VOCAB
+from lb_helpers import REPO, VOCAB, reference_rows as _reference_rows
 from sophia_eval.baselines import (
     COLUMNS,
     BaselineError,
@@ -19,17 +18,6 @@ from sophia_eval.baselines import (
     map_reference_row,
     registry_vocabulary,
 )
-
-REPO = Path(__file__).resolve().parents[2]
-REFERENCE = Path(os.environ.get("SOPHIA_EVAL_REFERENCE", REPO.parent / "shared" / "reference" / "published_results.csv"))
-if not REFERENCE.exists():
-    REFERENCE = Path("/work/shared/reference/published_results.csv")
-
-
-def _reference_rows() -> list[dict[str, str]]:
-    with REFERENCE.open(encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
 
 def test_bundled_baselines_validate_against_the_real_registry():
     assert len(load_baselines(vocab=registry_vocabulary())) == len(_reference_rows())

@@ -7,12 +7,11 @@ import io
 
 import pytest
 
-from lb_helpers import VOCAB
+from lb_helpers import VOCAB, reference_rows
 from sophia_eval.baselines import load_baselines, load_protocols, map_reference_row
 from sophia_eval.leaderboard import RUN_ONLY_PREFIX, average_of, build_leaderboard, chart_deltas
 from sophia_eval.leaderboard_io import to_csv, to_markdown, write_outputs
 from sophia_eval.runs import load_runs
-from test_lb_baselines import _reference_rows
 
 GREEDY = {"n": 1, "temperature": 0.0, "top_p": 1.0, "max_new_tokens": 512, "seed": 0}
 
@@ -41,7 +40,7 @@ def test_every_published_number_appears_under_its_own_protocol(published):
     rows = list(csv.DictReader(io.StringIO(to_csv(board))))
     shown = {(r["protocol"], r["model"], r["benchmark"], r["split"], r["metric"], r["value_text"]) for r in rows if r["kind"] == "baseline"}
     expected = set()
-    for i, row in enumerate(_reference_rows(), start=2):
+    for i, row in enumerate(reference_rows(), start=2):
         m = map_reference_row(row, f"ref:{i}")
         expected.add((m["protocol"], m["model"], m["benchmark"], m["split"], m["metric"], row["value"]))
     assert expected - shown == set() and len(rows) == len(expected)
