@@ -128,8 +128,9 @@ def register(app: typer.Typer) -> None:
             path = merge_runs(shards, out)
         except known_errors() as exc:
             raise fail(exc) from None
-        summary = RunStore.open(path).meta["summary"]
-        Console().print(results_table([(summary and RunStore.open(path).meta["config"]["benchmark"]["name"], path, summary)]))
+        meta = RunStore.open(path).meta
+        Console().print(results_table([(meta["config"]["benchmark"]["name"], path, meta["summary"])]))
+        Console().print(f"merged {len(shards)} shards into [bold]{path}[/]")
 
 
 def _run(console: Any, *, model: str | None, benchmark: str | None, backend: str, protocol: str | None, limit: int | None,

@@ -199,3 +199,24 @@ def test_resume_refuses_changed_prompts(tmp_path):
     store.replace_records(recs[:1])  # one done record with a stale prompt, the rest to generate
     with pytest.raises(harness.HarnessError, match="prompt of item q0"):
         _run(out, limit=3)
+
+
+def test_cli_merge_combines_shards(tmp_path):
+    from typer.testing import CliRunner
+
+    from sophia_eval.cli import app
+
+    shards = [_run(tmp_path / f"s{i}", shard=(i, 2)) for i in range(2)]
+    result = CliRunner().invoke(app, ["merge", *map(str, shards), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 0, result.output
+    assert RunStore.open(tmp_path / "m").meta["summary"]["n_items"] == 12
+
+
+def test_cli_merge_reports_missing_shard(tmp_path):
+    from typer.testing import CliRunner
+
+    from sophia_eval.cli import app
+
+    shard = _run(tmp_path / "s0", shard=(0, 2))
+    result = CliRunner().invoke(app, ["merge", str(shard), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "missing shard" in result.output
