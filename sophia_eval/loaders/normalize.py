@@ -173,7 +173,8 @@ def fix_degree_mojibake(d: Draft) -> None:
 
 def fullwidth_to_ascii(d: Draft) -> None:
     """Full-width ASCII forms in a gold ('－1', 'k_1+k_2＝0', '（1,2）', OlympiadBench Gaokao) become
-    ASCII; CJK punctuation outside that block (、，。) is left alone."""
+    ASCII. The full-width comma '，' is kept: in these golds it joins prose clauses, and turning it
+    into ',' would make the verifier split one answer into several."""
     a = d.get("answer")
     if isinstance(a, str):
         d["answer"] = "".join(chr(ord(c) - 0xFEE0) if 0xFF01 <= ord(c) <= 0xFF5E and c != "，" else c for c in a)
@@ -233,8 +234,8 @@ def hint_from_query(d: Draft) -> None:
 
 
 def options_from_question(d: Draft) -> None:
-    """Options listed in the question after a 'Choices:' (or 'Choice:') line ('A:40°', '(B) 60', 'C. 120')
-    are split into `options`, so choice items carry their option texts."""
+    """Options listed in the question after a 'Choices:' (or 'Choice:') line ('A:40°', '(B) 60',
+    'C. 120') are split into `options`, so choice items carry their option texts."""
     if d.get("options"):
         return
     q = d.get("question") or ""
