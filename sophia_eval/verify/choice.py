@@ -31,14 +31,14 @@ def _letter_list(s: str) -> list[str] | None:
 def gold_letters(gold: str, options: tuple[str, ...] | None) -> list[str] | None:
     """Letters of a choice gold (`B`, `A, C`, `(D)`); option text maps to its letter; else None."""
     g = strip_text_wrappers(basic(gold)).strip()
-    letters = _letter_list(g) if len(g) <= MAX_CHOICE_CHARS else None
-    if letters:
-        return sorted(set(letters))
-    if options:
+    if options and not _bare_letters(options):  # option text first: "R, D, N" may be an option
         key = compact(normalize(g).text).lower()
         for i, opt in enumerate(options):
             if compact(normalize(_OPTION_PREFIX_RE.sub("", opt)).text).lower() == key:
                 return [chr(65 + i)]
+    letters = _letter_list(g) if len(g) <= MAX_CHOICE_CHARS else None
+    if letters:
+        return sorted(set(letters))
     return None
 
 
@@ -50,6 +50,10 @@ def pred_letters(answer: str, options: tuple[str, ...] | None, *, multi: bool) -
         return None
     n_opts = len(options) if options else 26
     valid = {chr(65 + i) for i in range(max(n_opts, 1))}
+    # option text or value first: "Paris", "5 cm", or "R, D, N" when options spell them out
+    by_text = _match_option_text(a, options)
+    if by_text:
+        return by_text
     letters = _letter_list(a)
     if letters:
         found = list(dict.fromkeys(letters))
@@ -57,10 +61,6 @@ def pred_letters(answer: str, options: tuple[str, ...] | None, *, multi: bool) -
     if multi and re.fullmatch(r"[A-Z]{2,10}", a):  # "AC"
         found = list(dict.fromkeys(a))
         return found if set(found) <= valid else None
-    # option text or value before a leading letter: "Paris" or "5 cm" when options spell them out
-    by_text = _match_option_text(a, options)
-    if by_text:
-        return by_text
     m = _LEADING_LETTER_RE.match(a)
     if m and m.group(1).upper() in valid and (m.group(1).isupper() or a[:6].lower().startswith(("option", "choice"))):
         letter = m.group(1).upper()
@@ -85,20 +85,20 @@ def _match_option_text(answer: str, options: tuple[str, ...] | None) -> list[str
     key = compact(key_norm.text).lower()
     num = parse_number(key_norm.text)
     hits: list[str] = []
+    texts: set[str] = set()
     for i, opt in enumerate(options):
         o = normalize(_OPTION_PREFIX_RE.sub("", opt))
-        if compact(o.text).lower() == key:
-            hits.append(chr(65 + i))
-            continue
         on = parse_number(o.text)
-        if num is not None and on is not None and on.value == num.value:
+        if compact(o.text).lower() == key or (num is not None and on is not None and on.value == num.value):
             hits.append(chr(65 + i))
-    return hits if len(hits) == 1 else None
+            texts.add(compact(o.text).lower())
+    # duplicated options (MathVista has some) are one choice: the first letter stands for them
+    return hits[:1] if hits and len(texts) == 1 else None
 
 
 def _bare_letters(options: tuple[str, ...]) -> bool:
     """Options that are just their own letters (MathVision items whose choices are in the image)."""
-    return all(o.strip().strip("()").upper() == chr(65 + i) for i, o in enumerate(options))
+    return all(o.strip().strip("()") == chr(65 + i) for i, o in enumerate(options))
 
 
 def choice_match(gold: list[str], pred: list[str] | None, *, multi: bool) -> tuple[str, str]:

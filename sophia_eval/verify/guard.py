@@ -91,7 +91,8 @@ def check_bounds(s: str) -> str | None:
             return f"factorial of {n} ({m.group(2)}) refused"
     if _GROUP_FACT_RE.search(s) and "^" in s:
         return "factorial of a power refused"
-    if re.search(r"(?:\^|\*\*)\s*(?:\{[^{}]*\}|\(?[\w.]+\)?)\s*(?:\^|\*\*)", s):
+    # a^b^c: LaTeX exponents are one token or a {group}; plain text (**) may be a longer number
+    if re.search(r"\^\s*(?:\{[^{}]*\}|\w)\s*\^", s) or re.search(r"\*\*\s*(?:\([^()]*\)|[\w.]+)\s*\*\*", s):
         return "chained power a^b^c refused"
     if "\\uparrow" in s:
         return "arrow notation refused"

@@ -12,6 +12,8 @@ _DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\circ\b|\\degree\b|\s*\bde
 _PERCENT_RE = re.compile(r"\s*(?:\\%|%|\\text\{\s*percent\s*\}|\s\bpercent\b)\s*$")
 _TEXT_WRAP_RE = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mathit|mbox|operatorname|rm|bf)\s*\{([^{}]*)\}")
 _SUB = r"(?:_(?:\{[^{}]*\}|[A-Za-z0-9]))?"
+_LABEL_RE = re.compile(  # "Weekly water intake", "Weight", "S.A.": words, not a product of variables
+    r"^\s*(?:[A-Za-z][A-Za-z.']{2,}(?:\s+[A-Za-z.']+)+|[A-Z][a-z]{2,}|[A-Z](?:\.[A-Z])+\.?)\s*$")
 _ASSIGN_LHS_RE = re.compile(rf"^\s*(?:[A-Za-z]{_SUB}'*|\\[a-zA-Z]+{_SUB}|[A-Za-z]\([A-Za-z0-9]*\))\s*$")
 _UNICODE = {
     "−": "-", "–": "-", "—": "-", "×": "\\times ", "·": "\\cdot ", "÷": "/", "π": "\\pi ",
@@ -32,7 +34,8 @@ _UNIT_WORDS = (
     "miles", "cm^2", "m^2", "cm^3", "m^3", "kg", "g", "mg", "lb", "lbs", "pounds", "s", "sec",
     "seconds", "min", "minutes", "h", "hr", "hours", "days", "weeks", "years", "units",
     "square units", "sq units", "dollars", "cents", "euros", "degrees", "radians", "rad", "ml", "l",
-    "liters", "litres", "km/h", "m/s", "mph", "kmh", "people", "students", "ways", "times",
+    "liters", "litres", "meters", "metres", "centimeters", "centimetres", "millimeters",
+    "millimetres", "kilometers", "kilometres", "grams", "kilograms", "units^2", "sq cm", "sq m", "km/h", "m/s", "mph", "kmh", "people", "students", "ways", "times",
 )
 _UNIT_TAIL_RE = re.compile(
     r"^(?P<num>.*?[\d}.])\s*(?:\\(?:text|mathrm|mbox)\s*\{\s*~?\s*[^{}]*\}\s*(?:\^\s*\{?\d\}?)?|\s(?:"
@@ -55,6 +58,7 @@ def basic(s: str) -> str:
     for k, v in _UNICODE.items():
         if k in s:
             s = s.replace(k, v)
+    s = s.strip().rstrip(".")  # "\\[x\\]." : the sentence's period before the delimiters
     s = s.replace("\\$", "").replace("$", "").replace("\\(", "").replace("\\)", "")
     s = re.sub(r"^\\[\[(]|\\[\])]$", "", s.strip())
     s = re.sub(r"(?<!\\)\\!", "", s)  # negative thin space (32,\!348)
@@ -98,7 +102,8 @@ def strip_assignment(s: str) -> str:
     if s.count("=") != 1 or any(op in s for op in ("\\leq", "\\geq", "<", ">", "\\neq")):
         return s
     lhs, rhs = s.split("=")
-    if rhs.strip() and _ASSIGN_LHS_RE.match(lhs):
+    # a lone variable (x, a_1, f(x)), a label ("Weight", "S.A."), or nothing ("=7/4")
+    if rhs.strip() and (_ASSIGN_LHS_RE.match(lhs) or _LABEL_RE.match(lhs) or not lhs.strip()):
         return rhs.strip()
     return s
 

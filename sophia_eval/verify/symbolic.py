@@ -22,7 +22,20 @@ class SymbolicError(Exception):
     """The text could not be parsed or was refused by the bounds (message says which)."""
 
 
+# Letters the LaTeX grammar turns into constants or functions, although in answers they are
+# almost always variables: \gamma/\Gamma (EulerGamma / the gamma function: "\gamma+1" parses as
+# gamma(+1) = 1), E (a number token: "E_{1}" fails), I (the imaginary unit).
+_SYMBOL_REWRITES = (
+    (re.compile(r"\\gamma(?![a-zA-Z])"), r"\\mathrm{gam}"),
+    (re.compile(r"\\Gamma(?![a-zA-Z])(?!\s*\()"), r"\\mathrm{Gam}"),
+    (re.compile(r"(?<![\\a-zA-Z])(?<!\\mathrm\{)E(?![a-zA-Z])(?!\s*[+-]?\d)"), r"\\mathrm{E}"),
+    (re.compile(r"(?<![\\a-zA-Z])(?<!\\mathrm\{)I(?![a-zA-Z])"), r"\\mathrm{I}"),
+)
+
+
 def _plain_to_latex(s: str) -> str:
+    for pat, rep in _SYMBOL_REWRITES:
+        s = pat.sub(rep, s)
     s = s.replace("**", "^")
     for _ in range(3):
         s = re.sub(r"\bsqrt\s*\(([^()]*)\)", r"\\sqrt{\1}", s)

@@ -74,6 +74,6 @@ def test_pathological_answers_stay_fast(answer: str) -> None:
     for kw in ({}, {"options": ["1", "2", "3"]}, {"multiple": True}):
         for text in (answer, answer[:1900] + "!", answer[:500] + "!"):  # under the length cap too
             start = time.perf_counter()
-            v = verify(gold="A" if "options" in kw else "1", pred="\\boxed{" + text + "}", **kw)
-            assert (v.status, time.perf_counter() - start < 2.5) in {
+            v = verify(gold="A" if "options" in kw else "1", pred="\\boxed{" + text + "}", timeout=1.0, **kw)
+            assert (v.status, time.perf_counter() - start < 1.0 + 1.5) in {
                 ("incorrect", True), ("no_answer", True), ("timeout", True)}
