@@ -107,6 +107,9 @@ def grpo_train(train: TrainConfig, grpo: GRPOConfig, items: Sequence[Sample], *,
         raise ValueError("GRPO has no questions (after the pass-rate filter?); widen [min_pass_rate, max_pass_rate]")
     accelerator = Accelerator(cpu=_no_accelerator(), mixed_precision=_mixed_precision(train.mixed_precision),
                               kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+    if accelerator.state.deepspeed_plugin is not None:
+        raise ValueError("grpo_train supports one process, DDP and FSDP, not DeepSpeed (its per-step batch size "
+                         "varies with dynamic filtering); launch with train/accelerate/fsdp.yaml or multi_gpu_ddp.yaml")
     world, rank = accelerator.num_processes, accelerator.process_index
     set_seed(train.seed + rank)  # rollouts must differ across ranks
     model, processor = load_policy(train.model)

@@ -205,7 +205,7 @@ def _save_checkpoint(accelerator, model, processor, out: Path, step: int, state:
 def train(config: TrainConfig, examples: Sequence[TrainExample], *, resume: bool = True) -> TrainResult:
     """Run (or resume) the update over `examples`; returns where the final HF model is."""
     import torch
-    from accelerate import Accelerator
+    from accelerate import Accelerator, PartialState
     from accelerate.utils import DistributedDataParallelKwargs, set_seed
     from rich.progress import Progress
 
@@ -223,16 +223,24 @@ def train(config: TrainConfig, examples: Sequence[TrainExample], *, resume: bool
                 module == "tensorboard" and importlib.util.find_spec("tensorboardX")):
             raise ValueError(f"TrainConfig.log_with={config.log_with!r} but {module} is not installed; "
                              "pip install 'sophia-eval[tracking]' (tensorboard) or wandb, or set log_with to null")
+    # The world size fixes the accumulation, which DeepSpeed must know when the Accelerator is built.
+    world = PartialState(cpu=_no_accelerator()).num_processes
+    accum = config.accumulation_steps(world)
     accelerator = Accelerator(
         cpu=_no_accelerator(),
-        gradient_accumulation_steps=1,  # set below once the world size is known
+        gradient_accumulation_steps=accum,
         mixed_precision=_mixed_precision(config.mixed_precision),
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=config.find_unused_parameters)],
         log_with=config.log_with, project_dir=str(out),
     )
-    world, rank = accelerator.num_processes, accelerator.process_index
-    accum = config.accumulation_steps(world)
-    accelerator.gradient_accumulation_steps = accum
+    rank = accelerator.process_index
+    ds = accelerator.state.deepspeed_plugin
+    if ds is not None:  # no prepared dataloader, so fill DeepSpeed's "auto" batch settings ourselves
+        ds.deepspeed_config["train_micro_batch_size_per_gpu"] = config.micro_batch_size
+        ds.deepspeed_config["train_batch_size"] = config.global_batch_size
+        ds.deepspeed_config["gradient_accumulation_steps"] = accum
+        if ds.deepspeed_config.get("gradient_clipping", "auto") == "auto":
+            ds.deepspeed_config["gradient_clipping"] = config.max_grad_norm
     set_seed(config.seed)
 
     model, processor = load_policy(config.model)
