@@ -162,6 +162,10 @@ def train(
     cfg = _stage(r, "train", TrainConfig, model=model or recipe_model or r.get("policy"), output_dir=out, max_steps=max_steps,
                  global_batch_size=global_batch_size, micro_batch_size=micro_batch_size, lr=lr, epochs=epochs)
     result = run_train(cfg, train_examples(selection, cfg), resume=resume)
+    import os
+
+    if os.environ.get("RANK", "0") != "0":  # under torchrun/accelerate only the main process reports
+        return
     _print_json({"final_dir": result.final_dir, "steps": result.steps, "losses": result.losses,
                  "resumed_from": result.resumed_from})
 
