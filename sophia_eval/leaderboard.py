@@ -345,6 +345,17 @@ def _charts(overviews: Sequence[Overview], pairs: Sequence[tuple[str, str]]) -> 
     return tuple(charts)
 
 
+def row_labels(rows: Sequence[Row]) -> list[str]:
+    """Display labels for a table's rows; runs sharing a label also name their run directory."""
+    counts: dict[str, int] = defaultdict(int)
+    for r in rows:
+        counts[r.entry.display] += 1
+    return [
+        f"{r.entry.display} {r.entry.run.path.name}" if counts[r.entry.display] > 1 and r.entry.run else r.entry.display
+        for r in rows
+    ]
+
+
 def average_of(overview: Overview, model: str) -> float | None:
     """The SOPHIA-style average of `model` in `overview` (None when absent)."""
     return next((r.average for r in overview.rows if r.model == model), None)

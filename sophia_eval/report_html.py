@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from datetime import datetime, timezone
 
-from sophia_eval.leaderboard import BaseChart, Leaderboard, Overview, Table, chart_deltas
+from sophia_eval.leaderboard import BaseChart, Leaderboard, Overview, Table, chart_deltas, row_labels
 from sophia_eval.leaderboard_io import column_label, protocol_title
 
 RUN_COLOUR = "#e8743b"
@@ -43,7 +43,7 @@ def _anchor(*parts: str) -> str:
 def bar_chart_svg(table: Table, width: int = 900) -> str:
     """Horizontal bars ranked by value, with 95% interval whiskers where known."""
     rows = table.rows
-    label_w, value_w, top, row_h = 300, 70, 26, 18
+    label_w, value_w, top, row_h = 340, 70, 26, 18
     plot_w = width - label_w - value_w
     top_value = max([100.0] + [r.entry.ci_high or r.entry.value for r in rows])
     scale = plot_w / top_value
@@ -59,16 +59,17 @@ def bar_chart_svg(table: Table, width: int = 900) -> str:
         x = label_w + tick * scale
         out.append(f'<line x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" y2="{height - 8}" stroke="#e4e7eb"/>')
         out.append(f'<text x="{x:.1f}" y="{top - 10}" font-size="10" text-anchor="middle" fill="#627d98">{tick}</text>')
-    for i, r in enumerate(rows):
+    for i, (r, label) in enumerate(zip(rows, row_labels(rows))):
         e = r.entry
         y = top + i * row_h
         fill = BASELINE_COLOUR if e.kind == "baseline" else ("url(#hatch)" if r.flags else RUN_COLOUR)
-        tip = f"{e.display}: {e.value_text}"
+        tip = f"{label}: {e.value_text}"
         if e.ci_low is not None and e.ci_high is not None:
             tip += f" (95% CI {e.ci_low:.1f}-{e.ci_high:.1f}{', approx.' if e.kind == 'baseline' else ''})"
         if r.flags:
             tip += " | " + "; ".join(r.flags)
-        name = e.display if len(e.display) <= 44 else e.display[:43] + "…"
+        limit = 46 - len(str(r.rank))  # what fits left of the bars at this font size
+        name = label if len(label) <= limit else label[: limit - 1] + "…"
         weight = ' font-weight="600"' if e.kind == "run" else ""
         out.append(
             f'<text x="{label_w - 6}" y="{y + 13}" font-size="12" text-anchor="end"{weight}>'
@@ -187,7 +188,7 @@ def _overview_html(ov: Overview) -> str:
 
 def _table_html(t: Table) -> str:
     rows = []
-    for r in t.rows:
+    for r, label in zip(t.rows, row_labels(t.rows)):
         e = r.entry
         ci = "" if e.ci_low is None or e.ci_high is None else f"{e.ci_low:.1f}–{e.ci_high:.1f}" + ("~" if e.kind == "baseline" else "")
         if e.baseline is not None:
@@ -197,7 +198,7 @@ def _table_html(t: Table) -> str:
             src = f"<code>{_e(e.source)}</code>"
         cls = ' class="run"' if e.kind == "run" else ""
         rows.append(
-            f"<tr{cls}><td class=\"num\">{r.rank}</td><td>{_e(e.display)}</td>"
+            f"<tr{cls}><td class=\"num\">{r.rank}</td><td>{_e(label)}</td>"
             f"<td class=\"num\">{_e(e.value_text)}</td><td class=\"num\">{ci}</td>"
             f"<td class=\"flag\">{_e('; '.join(r.flags))}</td><td>{src}</td></tr>"
         )

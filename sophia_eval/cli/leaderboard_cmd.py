@@ -71,11 +71,13 @@ def _print_leaderboard(board, show_all: bool) -> None:
         t.add_column("Value", justify="right")
         t.add_column("95% CI", justify="right", no_wrap=True)
         t.add_column("Flags", overflow="fold")
+        from sophia_eval.leaderboard import row_labels
+
         rows = table.rows if show_all else _near_runs(table.rows)
-        for r in rows:
+        for r, label in zip(rows, row_labels(rows)):
             e = r.entry
             ci = "" if e.ci_low is None else f"{e.ci_low:.1f}-{e.ci_high:.1f}" + ("~" if e.kind == "baseline" else "")
-            name = f"[bold orange3]{escape(e.display)}[/]" if e.kind == "run" else escape(e.model)
+            name = f"[bold orange3]{escape(label)}[/]" if e.kind == "run" else escape(label)
             t.add_row(str(r.rank), name, e.value_text, ci, escape("; ".join(r.flags)))
         captions = list(table.notes)
         if len(rows) < len(table.rows):

@@ -149,3 +149,12 @@ def test_items_left_unscored_by_errors_are_flagged(published, make_run):
     run = make_run("e", model="mine", benchmark="math500", outcomes={"1": [True], "2": [None], "3": [False]})
     table = next(t for t in _board(published, [run]).tables if t.benchmark == "math500")
     assert "1 item(s) not scored (backend errors, timeouts)" in table.rows[0].flags
+
+
+def test_runs_sharing_a_label_are_told_apart_by_directory(published, make_run):
+    from sophia_eval.leaderboard import row_labels
+
+    dirs = [make_run("first", model="m", benchmark="math500", outcomes=_outcomes(1, 4)),
+            make_run("second", model="m", benchmark="math500", outcomes=_outcomes(2, 4))]
+    table = next(t for t in _board(published, dirs).tables if t.benchmark == "math500")
+    assert row_labels(table.rows) == ["m (run, sophia) second", "m (run, sophia) first"]
