@@ -86,6 +86,15 @@ class Comparison:
     unmatched: tuple[str, ...] = ()
     """Benchmarks present on only one side."""
 
+    @property
+    def average(self) -> tuple[float, float, float] | None:
+        """SOPHIA-style unweighted means over the compared benchmarks: (A %, B %, B - A points)."""
+        if len(self.benchmarks) < 2:
+            return None
+        a = sum(100 * b.test.mean_a for b in self.benchmarks) / len(self.benchmarks)
+        b = sum(100 * b.test.mean_b for b in self.benchmarks) / len(self.benchmarks)
+        return a, b, b - a
+
 
 def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(obj, Mapping):
@@ -231,7 +240,8 @@ def compare_paths(
 
 def comparison_to_dict(c: Comparison) -> dict[str, Any]:
     """JSON-ready form of a comparison (for `--json`)."""
-    out = {"reference": c.reference, "candidate": c.candidate, "unmatched": list(c.unmatched), "benchmarks": []}
+    out = {"reference": c.reference, "candidate": c.candidate, "unmatched": list(c.unmatched),
+           "average": None if c.average is None else dict(zip(("a", "b", "delta"), c.average)), "benchmarks": []}
     for bc in c.benchmarks:
         t = bc.test
         out["benchmarks"].append({
@@ -259,6 +269,9 @@ def comparison_to_markdown(c: Comparison, *, max_flips: int = 50) -> str:
             flags += f" {bc.only_a} item(s) only in A, {bc.only_b} only in B (left out)"
         lines.append(f"| {bc.benchmark}:{bc.split} | {t.n_items} | {100 * t.mean_a:.2f} | {100 * t.mean_b:.2f} | "
                      f"{100 * t.delta:+.2f} | {ci} | {t.p_value:.4g} | {t.method} | {flags.strip().replace('|', '/')} |")
+    if c.average is not None:
+        a, b, d = c.average
+        lines.append(f"| average of {len(c.benchmarks)} (unweighted) | | {a:.2f} | {b:.2f} | {d:+.2f} | | | | |")
     if c.unmatched:
         lines += ["", f"On one side only (not compared): {', '.join(c.unmatched)}"]
     for bc in c.benchmarks:

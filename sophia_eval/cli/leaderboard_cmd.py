@@ -190,6 +190,9 @@ def _print_comparison(c, max_flips: int) -> None:
             flags.append(f"{bc.only_a} item(s) only in A, {bc.only_b} only in B (left out)")
         t.add_row(f"{bc.benchmark}:{bc.split}", str(s.n_items), f"{100 * s.mean_a:.2f}", f"{100 * s.mean_b:.2f}",
                   f"[{colour}]{100 * s.delta:+.2f}[/]", ci, _p(s.p_value), s.method, escape("\n".join(flags)))
+    if c.average is not None:
+        a, b, d = c.average
+        t.add_row(f"average of {len(c.benchmarks)}", "", f"{a:.2f}", f"{b:.2f}", f"{d:+.2f}", "", "", "unweighted", "")
     console.print(t)
     if c.unmatched:
         console.print(f"[yellow]on one side only (not compared):[/] {', '.join(c.unmatched)}", highlight=False)

@@ -91,7 +91,7 @@ def test_directories_of_runs_are_paired_by_benchmark(make_run, tmp_path):
     make_run("ckpt/aime", model="ckpt", benchmark="aime24", outcomes={"1": [True]})
     c = compare_paths(str(tmp_path / "runs" / "base"), str(tmp_path / "runs" / "ckpt"), n_resamples=200)
     assert sorted((b.benchmark, b.delta_points) for b in c.benchmarks) == [("math500", 25.0), ("mathvision", 25.0)]
-    assert c.unmatched == ("aime24:test",)
+    assert c.unmatched == ("aime24:test",) and c.average == (25.0, 50.0, 25.0)
     json.dumps(comparison_to_dict(c))  # JSON-ready
 
 
