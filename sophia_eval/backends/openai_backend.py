@@ -115,6 +115,10 @@ class _Unreachable(Exception):
     """Every attempt of a request failed to connect."""
 
 
+class _Rejected(Exception):
+    """The server refused the request as invalid (HTTP 4xx other than 408/409/429)."""
+
+
 class OpenAIGenerator:
     """Generator that sends chat completions to an OpenAI-compatible HTTP server."""
 
@@ -190,6 +194,7 @@ class OpenAIGenerator:
         sem = asyncio.Semaphore(opts.concurrency)
         results: list[list[Completion]] = [[] for _ in conversations]
         unreachable: list[str] = []
+        rejected: list[str] = []
 
         async with httpx.AsyncClient(timeout=timeout, limits=limits, headers=self._headers) as client:
 
@@ -200,6 +205,9 @@ class OpenAIGenerator:
                         return await self._request(client, messages, config, seed)
                     except _Unreachable as exc:
                         unreachable.append(str(exc))
+                        return _error(str(exc))
+                    except _Rejected as exc:
+                        rejected.append(str(exc))
                         return _error(str(exc))
 
             tasks: list[tuple[int, Any]] = []
@@ -215,6 +223,10 @@ class OpenAIGenerator:
             results[i].append(comp)
         if tasks and len(unreachable) == len(tasks):
             raise BackendError(f"OpenAI-compatible server at {self.base_url} is unreachable: {unreachable[0]}")
+        # Every request refused as invalid is a configuration problem (model name, max_tokens
+        # above the server's context...), not per-item failures: stop instead of recording errors.
+        if len(tasks) > 1 and len(rejected) == len(tasks):
+            raise BackendError(f"server at {self.base_url} rejected every request of this call: {rejected[0]}")
         return results
 
     def _payload(self, messages: list[dict[str, Any]], config: GenerationConfig, seed: int | None) -> dict[str, Any]:
@@ -273,6 +285,8 @@ class OpenAIGenerator:
             except ValueError:
                 retry_after = None
             if resp.status_code not in _RETRY_STATUS:
+                if 400 <= resp.status_code < 500:
+                    raise _Rejected(last)
                 break
         if not connected:
             raise _Unreachable(last)

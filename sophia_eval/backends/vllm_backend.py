@@ -158,10 +158,17 @@ class VLLMGenerator:
         }
 
     def close(self) -> None:
-        """Stop replica processes (data parallel); the single engine is freed with the object."""
+        """Shut down the engine (its EngineCore process) or the replica processes."""
         for r in self._replicas:
             r.close()
         self._replicas = []
+        if self.llm is not None:
+            # Explicit: a spawned process exits with os._exit, which skips vLLM's atexit cleanup
+            # and would leave the EngineCore process running.
+            core = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
+            if core is not None and hasattr(core, "shutdown"):
+                core.shutdown()
+            self.llm = None
 
     def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[list[Completion]]:
         if self._replicas:

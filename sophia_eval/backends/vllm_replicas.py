@@ -25,15 +25,21 @@ def _replica_main(conn: Any, rank: int, model: str, options: Any, devices: str |
         conn.send(("error", f"replica {rank}: {type(exc).__name__}: {exc}"))
         return
     conn.send(("ready", None))
-    while True:
-        msg = conn.recv()
-        if msg is None:
-            return
-        conversations, config, offsets = msg
-        try:
-            conn.send(("ok", gen.generate_local(conversations, config, seed_offsets=offsets)))
-        except Exception as exc:  # noqa: BLE001
-            conn.send(("error", f"replica {rank}: {type(exc).__name__}: {exc}"))
+    try:
+        while True:
+            try:
+                msg = conn.recv()
+            except EOFError:  # parent went away
+                return
+            if msg is None:
+                return
+            conversations, config, offsets = msg
+            try:
+                conn.send(("ok", gen.generate_local(conversations, config, seed_offsets=offsets)))
+            except Exception as exc:  # noqa: BLE001
+                conn.send(("error", f"replica {rank}: {type(exc).__name__}: {exc}"))
+    finally:
+        gen.close()
 
 
 class Replica:

@@ -151,3 +151,21 @@ def test_extra_body_and_token_field_reach_the_server(monkeypatch):
                                 extra_body={"top_k": 5}, **FAST)
         remote.generate([_text("x")], GenerationConfig(max_new_tokens=7))
     assert (seen[0]["max_completion_tokens"], seen[0]["top_k"], "max_tokens" in seen[0]) == (7, 5, False)
+
+
+def _remote_image(url: str) -> list[dict]:
+    return [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}]
+
+
+def test_one_rejected_request_is_an_error_completion_for_that_item():
+    with ServerThread(Echo()) as srv:
+        remote = make_generator("openai", "auto", base_url=srv.base_url, **FAST)
+        bad, good = remote.generate([_remote_image("http://example.invalid/x.png"), _text("ok")], GenerationConfig())
+    assert (bad[0].finish_reason, "HTTP 400" in bad[0].error, good[0].text) == ("error", True, "ok")
+
+
+def test_every_request_rejected_raises_backend_error_with_the_server_message():
+    with ServerThread(Echo()) as srv:
+        remote = make_generator("openai", "auto", base_url=srv.base_url, **FAST)
+        with pytest.raises(BackendError, match="rejected every request.*data URLs"):
+            remote.generate([_remote_image("http://example.invalid/x.png")] * 2, GenerationConfig())
