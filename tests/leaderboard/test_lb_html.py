@@ -73,3 +73,11 @@ def test_browser_check_catches_console_errors_and_external_loads(tmp_path):
     report = render(bad.as_uri(), tmp_path / "bad.png")
     assert any("deliberate" in p for p in report.console_errors)
     assert any("example.invalid" in p for p in report.external_requests)
+
+
+def test_base_chart_labels_the_gain_over_the_base(board):
+    from sophia_eval.report_html import base_chart_svg
+
+    chart = next(c for c in board.charts if c.base == "tiny-base" and c.protocol == "sophia")
+    # mathvision: base 30.00, checkpoint 60.00 -> +30.0 on the benchmark and on the average
+    assert base_chart_svg(chart).count(">+30.0</text>") == 2
