@@ -2,8 +2,9 @@
 
 Endpoints: `GET /v1/models` and `POST /v1/chat/completions` (non-streaming). Images arrive as
 `image_url` parts with base64 data URLs and are decoded to PIL images. Concurrent requests are
-micro-batched: a single worker thread drains the queue (requests with the same decoding settings,
-up to `max_batch`) into one `generate` call, so an async client's concurrency becomes batching.
+micro-batched: a single worker thread drains the queue (requests with the same decoding settings
+apart from the seed, up to `max_batch`) into one `generate` call, so an async client's
+concurrency becomes batching.
 
 Standard library only (http.server): this is for local use and tests, not a production server;
 use vLLM serve / SGLang for that.
@@ -19,7 +20,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -123,7 +124,7 @@ class BatchingWorker:
                 if nxt is None:
                     self._queue.put(None)
                     break
-                (batch if nxt.config == job.config else pending).append(nxt)
+                (batch if _batch_key(nxt.config) == _batch_key(job.config) else pending).append(nxt)
             try:
                 outs = self.generator.generate([j.conv for j in batch], job.config)
             except Exception as exc:  # noqa: BLE001 - report to every waiting request
@@ -132,6 +133,13 @@ class BatchingWorker:
                 continue
             for j, out in zip(batch, outs):
                 j.future.set_result(out)
+
+
+def _batch_key(config: GenerationConfig) -> GenerationConfig:
+    # Clients send a distinct seed per request (the openai backend does); requests that differ
+    # only by seed still share a batch, which runs with the first request's seed. A batched
+    # sampler cannot honour per-request seeds anyway.
+    return replace(config, seed=None)
 
 
 def _response(model: str, comps: list[Completion]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ class Echo:
 
     def __init__(self, fail_first: int = 0, sleep_s: float = 0.0) -> None:
         self.calls, self.fail_first, self.sleep_s = 0, fail_first, sleep_s
+        self.batch_sizes: list[int] = []
         self.lock = threading.Lock()
 
     def describe(self) -> dict:
@@ -35,6 +36,7 @@ class Echo:
     def generate(self, conversations, config):
         with self.lock:
             self.calls += 1
+            self.batch_sizes.append(len(conversations))
             fail = self.calls <= self.fail_first
         if fail:
             raise RuntimeError("injected failure")
@@ -169,3 +171,11 @@ def test_every_request_rejected_raises_backend_error_with_the_server_message():
         remote = make_generator("openai", "auto", base_url=srv.base_url, **FAST)
         with pytest.raises(BackendError, match="rejected every request.*data URLs"):
             remote.generate([_remote_image("http://example.invalid/x.png")] * 2, GenerationConfig())
+
+
+def test_concurrent_requests_with_different_seeds_share_server_batches():
+    echo = Echo(sleep_s=0.05)
+    with ServerThread(echo, max_batch=8) as srv:
+        remote = make_generator("openai", "auto", base_url=srv.base_url, concurrency=8, **FAST)
+        remote.generate([_text(str(i)) for i in range(16)], GenerationConfig(seed=0))
+    assert max(echo.batch_sizes) > 1 and sum(echo.batch_sizes) == 16
