@@ -308,6 +308,9 @@ def train(config: TrainConfig, examples: Sequence[TrainExample], *, resume: bool
             random.Random(f"{config.seed}:epoch{epoch}").shuffle(order)
             batch_ids = order[pos * gbs:(pos + 1) * gbs]
             g_tokens = sum(lengths[i][1] for i in batch_ids)
+            by_source: dict[str, int] = {}
+            for i in batch_ids:  # the data mix as trained, in target tokens
+                by_source[examples[i].source] = by_source.get(examples[i].source, 0) + lengths[i][1]
             mine = batch_ids[rank::world]  # this process's share of the global batch
             loss_sum = torch.zeros((), device=accelerator.device)
             for m in range(accum):
@@ -340,7 +343,8 @@ def train(config: TrainConfig, examples: Sequence[TrainExample], *, resume: bool
             loss = float(accelerator.reduce(loss_sum, reduction="sum"))
             result.losses.append(loss)
             metrics = {"loss": loss, "lr": lr, "tokens": g_tokens, "step_time_s": time.time() - t0,
-                       **({"grad_norm": float(grad_norm)} if grad_norm is not None else {})}
+                       **({"grad_norm": float(grad_norm)} if grad_norm is not None else {}),
+                       **({f"tokens_{k}": v for k, v in sorted(by_source.items())} if len(by_source) > 1 else {})}
             if config.log_with:
                 accelerator.log(metrics, step=step + 1)
             accelerator.print(f"[sophia train] step {step + 1}/{total_steps} "

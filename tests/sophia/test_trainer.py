@@ -2,6 +2,7 @@
 resume after SIGKILL equals an uninterrupted run; schedule and batch arithmetic."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -115,3 +116,15 @@ def test_missing_tracker_is_named_before_any_work(tmp_path, monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("wandb",) else real(name, *a))
     with pytest.raises(ValueError, match="wandb is not installed"):
         train(TrainConfig(model="m", output_dir=str(tmp_path), log_with="wandb"), make_examples(None, 1))
+
+
+@pytest.mark.slow
+def test_image_and_text_only_examples_train_in_one_micro_batch(tiny_qwen2vl, image_path, tmp_path):
+    import dataclasses
+
+    mixed = [ex for pair in zip(make_examples(image_path, 2), make_examples(None, 2)) for ex in pair]
+    mixed = [dataclasses.replace(ex, source="text") if isinstance(ex.messages[0]["content"], str) else ex
+             for ex in mixed]
+    result = train(_config(tiny_qwen2vl, tmp_path, global_batch_size=4, micro_batch_size=2, max_steps=1,
+                           gradient_checkpointing=False), mixed)
+    assert len(result.losses) == 1 and math.isfinite(result.losses[0])
