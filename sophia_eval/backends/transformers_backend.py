@@ -207,6 +207,8 @@ class TransformersGenerator:
             "sort_by_length": self.options.sort_by_length,
             "image_max_pixels": self.options.image_max_pixels,
             "revision": self.options.revision,
+            "commit_hash": getattr(self.model.config, "_commit_hash", None),
+            "local_fingerprint": _fingerprint(self.model_ref),
             "transformers_version": transformers.__version__,
             "torch_version": torch.__version__,
         }
@@ -306,6 +308,25 @@ class TransformersGenerator:
             text=text, finish_reason=finish, prompt_tokens=int(prompt_tokens), completion_tokens=len(tokens),
             latency_s=latency,
         )
+
+
+def _fingerprint(model: str) -> str | None:
+    """sha256 over config.json and the names and sizes of weight files of a local model (cheap:
+    tells two checkpoints apart in run records without hashing gigabytes); None for hub ids."""
+    import hashlib
+
+    p = Path(model).expanduser()
+    if not p.exists():
+        return None
+    files = [p] if p.is_file() else sorted(
+        f for f in p.iterdir() if f.suffix in (".safetensors", ".bin", ".gguf", ".pt") or f.name == "config.json"
+    )
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f"{f.name}:{f.stat().st_size}".encode())
+        if f.name == "config.json":
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _approx_length(conv: Conversation) -> int:

@@ -146,3 +146,8 @@ def test_stop_string_cuts_the_text_and_is_stop(text_gen):
     cut = next(i for i in range(2, len(full)) if full[i] not in full[:i] and full[i].strip())
     (c,) = text_gen.generate([_text("What is 2 + 3?")], GenerationConfig(**{**cfg.__dict__, "stop": (full[cut],)}))[0]
     assert (c.text, c.finish_reason) == (full[:cut], "stop")
+
+
+def test_describe_fingerprints_local_checkpoints_apart(text_gen, qwen2vl_gen):
+    a, b = text_gen.describe()["local_fingerprint"], qwen2vl_gen.describe()["local_fingerprint"]
+    assert a and b and a != b
