@@ -24,35 +24,54 @@ class JsonlLog:
         self.path = Path(path)
 
     def _valid_size(self) -> int:
-        """Byte length of the prefix made of complete, parsable lines."""
+        """Byte length of the prefix made of complete, parsable lines (reads only the tail)."""
         if not self.path.exists():
             return 0
-        data = self.path.read_bytes()
-        end = data.rfind(b"\n") + 1
-        tail = data[end:]
-        if tail.strip():
+        with self.path.open("rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            pos, tail = size, b""
+            while pos > 0 and b"\n" not in tail:  # walk back to the last newline, 64 KiB at a time
+                step = min(65536, pos)
+                pos -= step
+                fh.seek(pos)
+                tail = fh.read(step) + tail
+        cut = tail.rfind(b"\n")
+        end = pos + cut + 1 if cut >= 0 else 0
+        last = tail[cut + 1:]
+        if last.strip():
             try:  # a complete object without its newline is kept; anything else is torn
-                json.loads(tail)
-                return len(data)
-            except json.JSONDecodeError:
+                json.loads(last)
+                return size
+            except (json.JSONDecodeError, UnicodeDecodeError):
                 pass
         return end
 
     def read(self) -> Iterator[dict[str, Any]]:
+        """Records in file order, streamed line by line."""
         if not self.path.exists():
             return
         with self.path.open(encoding="utf-8") as fh:
-            lines = fh.read().split("\n")
-        for i, line in enumerate(lines):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                if i == len(lines) - 1:  # torn last line from a crash: dropped, rewritten on resume
+            prev: tuple[int, str] | None = None
+            for i, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                if prev is not None:
+                    yield self._parse(*prev, last=False)
+                prev = (i, line)
+            if prev is not None:
+                try:
+                    yield self._parse(*prev, last=True)
+                except _Torn:
                     return
-                raise RecordError(f"{self.path}:{i + 1}: corrupt record ({exc.msg}); "
-                                  "only the last line may be torn by a crash") from exc
+
+    def _parse(self, line_no: int, line: str, *, last: bool) -> Any:
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError as exc:
+            if last and not line.endswith("\n"):  # torn by a crash: dropped, rewritten on resume
+                raise _Torn() from exc
+            raise RecordError(f"{self.path}:{line_no}: corrupt record ({exc.msg}); "
+                              "only the last line may be torn by a crash") from exc
 
     def append(self, records: Iterable[dict[str, Any]]) -> int:
         lines = [json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records]
@@ -60,17 +79,21 @@ class JsonlLog:
             return 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         valid = self._valid_size()
-        with self.path.open("ab") as fh:
-            if fh.tell() != valid:
-                fh.truncate(valid)
-                fh.seek(valid)
-            # a complete last object without its newline: terminate it before appending
-            if valid and self.path.read_bytes()[valid - 1:valid] != b"\n":
-                fh.write(b"\n")
+        with self.path.open("r+b" if self.path.exists() else "wb") as fh:
+            fh.truncate(valid)
+            fh.seek(valid)
+            if valid:
+                fh.seek(valid - 1)
+                if fh.read(1) != b"\n":  # a complete last object without its newline: terminate it
+                    fh.write(b"\n")
             fh.write("".join(lines).encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
         return len(lines)
+
+
+class _Torn(Exception):
+    """Internal: the last line is incomplete."""
 
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:

@@ -90,3 +90,18 @@ def test_vqa_mix_line_without_images_is_rejected_with_its_line(tmp_path):
 def test_mix_ratio_without_path_names_the_fix():
     with pytest.raises(ValueError, match="give the JSONL path"):
         MixConfig(vqa_ratio=0.5)
+
+
+def test_blank_lines_are_skipped(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"a": 1}\n\n{"a": 2}\n\n')
+    assert list(JsonlLog(path).read()) == [{"a": 1}, {"a": 2}]
+
+
+def test_append_reads_only_the_tail_of_a_large_file(tmp_path):
+    log = JsonlLog(tmp_path / "r.jsonl")
+    log.append({"i": i, "pad": "x" * 1000} for i in range(200))  # ~200 KB, several tail blocks
+    with open(log.path, "a") as fh:
+        fh.write('{"i": 200, "pa')
+    log.append([{"i": 201}])
+    assert [r["i"] for r in log.read()][-3:] == [198, 199, 201]
