@@ -48,7 +48,9 @@ class SamplingConfig:
     batch_size: int = 16
     """Conversations per generate call; one call's results are written before the next starts."""
     seed: int = 0
-    """Base generation seed; caption k of an item uses a seed derived from (seed, item, k)."""
+    """Base generation seed. Each generate call gets a seed derived from (seed, first item and sample
+    index it fills) and backends add the prompt index, so a refill after a crash does not replay
+    its siblings' seeds; a resumed run is not bit-identical to an uninterrupted one."""
     verify_timeout: float = 2.0
     """Seconds per verifier call (the verifier's own time limit)."""
 

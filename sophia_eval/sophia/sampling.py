@@ -74,6 +74,14 @@ def _check_meta(out: Path, meta: dict[str, Any]) -> None:
                           "configurations. Use a new output directory or restore the original settings")
 
 
+def _call_seed(base: int, *key: Any) -> int:
+    """Seed of one generate call, derived from what it samples first (backends add the prompt
+    index): refilling a missing sample after a crash does not replay the seed of its siblings."""
+    import hashlib
+
+    return base + int(hashlib.sha256(repr(key).encode()).hexdigest()[:8], 16) % (2**30)
+
+
 def _batches(seq: Sequence[Any], size: int):
     for i in range(0, len(seq), size):
         yield seq[i:i + size]
@@ -116,7 +124,8 @@ def sample_captions(items: Sequence[Sample], policy: Generator, out: Path, confi
         gen_cfg = GenerationConfig(n=n, temperature=config.caption_temperature, top_p=config.caption_top_p,
                                    max_new_tokens=config.caption_max_new_tokens, seed=config.seed)
         for batch in _batches(group, config.batch_size):
-            results = policy.generate([caption_messages(s) for s, _ in batch], gen_cfg)
+            call_cfg = dataclasses.replace(gen_cfg, seed=_call_seed(config.seed, "caption", batch[0][0].id, batch[0][1][0]))
+            results = policy.generate([caption_messages(s) for s, _ in batch], call_cfg)
             _raise_if_all_failed(results, "policy")
             rows = []
             for (s, missing), comps in zip(batch, results):
@@ -151,7 +160,10 @@ def sample_reasoning(items: Sequence[Sample], reasoner: Generator, out: Path, co
                                    max_new_tokens=config.reasoning_max_new_tokens, seed=config.seed)
         for batch in _batches(group, config.batch_size):
             convs = [reasoning_messages(by_id[str(c["item_id"])], c["caption"]) for c, _ in batch]
-            results = reasoner.generate(convs, gen_cfg)
+            first, missing = batch[0]
+            call_cfg = dataclasses.replace(gen_cfg, seed=_call_seed(config.seed, "reasoning", str(first["item_id"]),
+                                                                    int(first["caption_index"]), missing[0]))
+            results = reasoner.generate(convs, call_cfg)
             _raise_if_all_failed(results, "reasoner")
             pending = []
             for (c, missing), comps in zip(batch, results):
