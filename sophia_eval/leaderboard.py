@@ -246,7 +246,9 @@ def build_leaderboard(
     `vocab` is `baselines.registry_vocabulary()` (split sizes for intervals and subset flags,
     metric kinds). `pairs` adds (base model, checkpoint model) charts for runs.
     """
-    split_n = lambda bench, split: (vocab.get(bench, ({}, ""))[0] or {}).get(split)  # noqa: E731
+    def split_n(bench: str, split: str) -> int | None:
+        return (vocab.get(bench, ({}, ""))[0] or {}).get(split)
+
     groups: dict[tuple[str, str, str, str], list[tuple[Entry, tuple[str, ...]]]] = defaultdict(list)
     column_order: dict[str, list[Column]] = defaultdict(list)
     for b in baselines:
