@@ -45,8 +45,9 @@ class VLLMOptions:
     """Context length cap; None uses the model's."""
     dtype: str = "auto"
     """`auto`, `bfloat16`, `float16` or `float32`."""
-    max_images_per_prompt: int = 8
-    """`limit_mm_per_prompt` for images (MV-MATH has multi-image items); 0 for text-only models."""
+    max_images_per_prompt: int | None = None
+    """`limit_mm_per_prompt` for images; None = 8 for vision models (MV-MATH has multi-image
+    items) and unset for text-only ones (judged from the model config); 0 = never set."""
     enforce_eager: bool = False
     """Skip CUDA graphs / compilation (faster start, slower decode)."""
     trust_remote_code: bool = False
@@ -64,7 +65,7 @@ class VLLMOptions:
             raise ValueError(
                 f"VLLMOptions.gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}"
             )
-        if self.max_images_per_prompt < 0:
+        if self.max_images_per_prompt is not None and self.max_images_per_prompt < 0:
             raise ValueError("VLLMOptions.max_images_per_prompt must be >= 0")
 
 
@@ -136,8 +137,11 @@ class VLLMGenerator:
         )
         if o.max_model_len:
             kwargs["max_model_len"] = o.max_model_len
-        if o.max_images_per_prompt:
-            kwargs["limit_mm_per_prompt"] = {"image": o.max_images_per_prompt}
+        images = o.max_images_per_prompt
+        if images is None:
+            images = 8 if _is_vision_model(self.model_ref, o) else 0
+        if images:
+            kwargs["limit_mm_per_prompt"] = {"image": images}
         try:
             return self._vllm.LLM(**kwargs)
         except (OSError, ValueError, RuntimeError) as exc:
@@ -233,6 +237,17 @@ class VLLMGenerator:
                 )
             results.append(comps)
         return results
+
+
+def _is_vision_model(model: str, options: VLLMOptions) -> bool:
+    """Whether the checkpoint's config declares a vision tower (False when it cannot be read)."""
+    try:
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(model, revision=options.revision, trust_remote_code=options.trust_remote_code)
+    except Exception:  # noqa: BLE001 - vLLM itself will report an unloadable model
+        return False
+    return getattr(config, "vision_config", None) is not None
 
 
 def replica_options(options: VLLMOptions) -> VLLMOptions:

@@ -52,7 +52,7 @@ def test_replica_devices_refuse_too_few_gpus(monkeypatch):
 def vllm_gen(tiny_text_model):
     gen = make_generator(
         "vllm", str(tiny_text_model), gpu_memory_utilization=0.1, max_model_len=512, dtype="float32",
-        enforce_eager=True, max_images_per_prompt=0,
+        enforce_eager=True,
     )
     yield gen
     gen.close()
@@ -84,3 +84,10 @@ def test_vllm_prompt_tokens_match_the_chat_template(vllm_gen, tiny_text_model):
     expected = len(enc["input_ids"])
     (c,) = vllm_gen.generate([_text("What is 2 + 3?")], GenerationConfig(max_new_tokens=2))[0]
     assert c.prompt_tokens == expected
+
+
+def test_image_limit_is_only_set_for_vision_models(tiny_text_model, tiny_qwen2vl):
+    from sophia_eval.backends.vllm_backend import VLLMOptions, _is_vision_model
+
+    assert (_is_vision_model(str(tiny_text_model), VLLMOptions()), _is_vision_model(str(tiny_qwen2vl), VLLMOptions())) == (
+        False, True)
