@@ -54,6 +54,31 @@ class ZeroLatency:
         return out
 
 
+def _stub_verifier() -> None:
+    import sys
+
+    import sophia_eval.verify  # noqa: F401  (the package; `sophia_eval.verify` the attribute is the function)
+
+    verify_mod = sys.modules["sophia_eval.verify"]
+    from sophia_eval.verify import Verdict
+
+    class StubPool:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+        def verify_many(self, items):
+            return [Verdict("correct" if i["pred"].startswith("Working") else "incorrect",
+                            i["pred"].startswith("Working"), extracted="x", method="stub") for i in items]
+
+    verify_mod.VerifierPool = StubPool  # harness imports it from sophia_eval.verify at call time
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--items", type=int, default=3040)
@@ -61,7 +86,11 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--stub-verifier", action="store_true",
+                    help="replace the verifier by an instant stub: measures the harness's own overhead only")
     args = ap.parse_args()
+    if args.stub_verifier:
+        _stub_verifier()
 
     t0 = time.perf_counter()
     bench = harness.benchmark_info("mathvision:test")
@@ -85,7 +114,8 @@ def main() -> None:
         t_rescore = time.perf_counter() - t2
         n_records = sum(1 for _ in RunStore.open(out).records())
     total = len(samples) * args.n
-    print(f"items {len(samples)} x n {args.n} = {total} samples ({n_records} records), verifier workers {args.workers}")
+    print(f"items {len(samples)} x n {args.n} = {total} samples ({n_records} records), verifier workers {args.workers}"
+          + (" [STUB verifier: harness overhead only]" if args.stub_verifier else ""))
     print(f"load data            {t_load:7.2f} s")
     print(f"run (gen+verify+rec) {t_run:7.2f} s  = {1000 * t_run / total:.3f} ms/sample  "
           f"(fake generator itself {gen.seconds:.2f} s)  target < 30 s: {'PASS' if t_run < 30 else 'FAIL'}")
