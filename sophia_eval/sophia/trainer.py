@@ -202,8 +202,14 @@ def _save_checkpoint(accelerator, model, processor, out: Path, step: int, state:
     return final
 
 
-def train(config: TrainConfig, examples: Sequence[TrainExample], *, resume: bool = True) -> TrainResult:
-    """Run (or resume) the update over `examples`; returns where the final HF model is."""
+def train(config: TrainConfig, examples: Sequence[TrainExample], *, resume: bool = True,
+          param_digest: bool = False) -> TrainResult:
+    """Run (or resume) the update over `examples`; returns where the final HF model is.
+
+    A finished run (same fingerprint in `final/sophia_train.json`) is not trained again.
+    `param_digest`: hash this process's parameters at the end (to check ranks agree; costs a
+    pass over all weights).
+    """
     import torch
     from accelerate import Accelerator, PartialState
     from accelerate.utils import DistributedDataParallelKwargs, set_seed
@@ -265,8 +271,11 @@ def train(config: TrainConfig, examples: Sequence[TrainExample], *, resume: bool
                          "lower global_batch_size or add data")
     total_steps = min(steps_per_epoch * config.epochs, config.max_steps or 10**12)
 
-    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim < 2]
+    # Biases and norm weights get no weight decay; ZeRO-3 partitions parameters at load time, so the
+    # real rank comes from `ds_shape` there.
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in trainable if len(getattr(p, "ds_shape", p.shape)) >= 2]
+    no_decay = [p for p in trainable if len(getattr(p, "ds_shape", p.shape)) < 2]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=config.lr, betas=(config.adam_beta1, config.adam_beta2))
@@ -277,6 +286,14 @@ def train(config: TrainConfig, examples: Sequence[TrainExample], *, resume: bool
     objective = make_objective(config.objective, clip_epsilon=config.clip_epsilon)
 
     fingerprint = _run_fingerprint(config, examples, world)
+    done_file = out / "final" / "sophia_train.json"
+    if resume and done_file.exists():
+        done = json.loads(done_file.read_text(encoding="utf-8"))
+        if done.get("fingerprint") == fingerprint and done.get("steps") == total_steps:
+            accelerator.print(f"[sophia train] {done_file.parent} is already complete for this run; nothing to do")
+            return TrainResult(final_dir=out / "final", steps=total_steps, n_examples=len(kept),
+                               n_dropped_too_long=len(examples) - len(kept), resumed_from=total_steps,
+                               world_size=world)
     start = 0
     ckpt = _latest_checkpoint(out) if resume else None
     if ckpt is not None:
@@ -358,7 +375,8 @@ def train(config: TrainConfig, examples: Sequence[TrainExample], *, resume: bool
                 os.kill(os.getpid(), signal.SIGKILL)
 
     accelerator.wait_for_everyone()
-    result.param_digest = parameter_digest(accelerator.unwrap_model(model))
+    if param_digest:
+        result.param_digest = parameter_digest(accelerator.unwrap_model(model))
     _save_hf(accelerator, model, processor, result.final_dir)
     if accelerator.is_main_process:
         (result.final_dir / "sophia_train.json").write_text(json.dumps({

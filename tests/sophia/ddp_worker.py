@@ -23,7 +23,7 @@ def main() -> None:
     config = TrainConfig(model=model, output_dir=out, lr=1e-3, global_batch_size=4, micro_batch_size=1,
                          max_steps=2, gradient_checkpointing=True, find_unused_parameters=find_unused == "1",
                          freeze_vision=freeze == "1")
-    result = train(config, examples)
+    result = train(config, examples, param_digest=True)
     rank = int(os.environ.get("RANK", "0"))
     with open(os.path.join(out, f"digest-{rank}.json"), "w", encoding="utf-8") as fh:
         json.dump({"digest": result.param_digest, "losses": result.losses, "world_size": result.world_size}, fh)

@@ -128,3 +128,8 @@ def test_image_and_text_only_examples_train_in_one_micro_batch(tiny_qwen2vl, ima
     result = train(_config(tiny_qwen2vl, tmp_path, global_batch_size=4, micro_batch_size=2, max_steps=1,
                            gradient_checkpointing=False), mixed)
     assert len(result.losses) == 1 and math.isfinite(result.losses[0])
+
+
+def test_finished_run_is_not_trained_again(trained, tiny_qwen2vl, image_path):
+    again = train(_config(tiny_qwen2vl, trained.final_dir.parent), make_examples(image_path))
+    assert (again.losses, again.resumed_from) == ([], trained.steps)
