@@ -84,7 +84,8 @@ class Comparator:
             ok = self._scalar(g, p, 0)
             if ok:
                 return Outcome("correct", "equation")
-        gold_parts = [g] if parse_number(g) is not None else _split_multi(g)
+        # "1,000" is one number unless the item says it holds several answers
+        gold_parts = [g] if not self.req.multiple and parse_number(g) is not None else _split_multi(g)
         if len(gold_parts) > 1 or self.req.multiple or "\\pm" in g:
             pred_parts = _split_multi(p)
             if len(gold_parts) > 1 or len(pred_parts) > 1 or "\\pm" in g:
@@ -124,6 +125,10 @@ class Comparator:
         return Outcome("correct", kind)
 
     def _element(self, a: str, b: str, i: int) -> bool:
+        if any(mark in x for x in (a, b) for mark in ("%", "\\circ", "°")):  # per-element percent/degree
+            from sophia_eval.verify.normalize import normalize
+
+            return self.compare(normalize(a), normalize(b)).status == "correct"
         if _bracketed(a) and len(split_top_level(a[1:-1])) > 1:
             return self._sequence(a, b).status == "correct"
         return self._scalar(a, b, i)

@@ -14,17 +14,19 @@ _TEXT_WRAP_RE = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mathit|mbox|o
 _SUB = r"(?:_(?:\{[^{}]*\}|[A-Za-z0-9]))?"
 _LABEL_RE = re.compile(  # "Weekly water intake", "Weight", "S.A.": words, not a product of variables
     r"^\s*(?:[A-Za-z][A-Za-z.']{2,}(?:\s+[A-Za-z.']+)+|[A-Z][a-z]{2,}|[A-Z](?:\.[A-Z])+\.?)\s*$")
-_ASSIGN_LHS_RE = re.compile(rf"^\s*(?:[A-Za-z]{_SUB}'*|\\[a-zA-Z]+{_SUB}|[A-Za-z]\([A-Za-z0-9]*\))\s*$")
+_ASSIGN_LHS_RE = re.compile(rf"^\s*(?:[A-Za-z]{_SUB}'*|\\(?:vec|overrightarrow|hat|bar)\{{[^{{}}]*\}}{_SUB}|\\[a-zA-Z]+{_SUB}|[A-Za-z]\([A-Za-z0-9]*\))\s*$")
 _UNICODE = {
     "−": "-", "–": "-", "—": "-", "×": "\\times ", "·": "\\cdot ", "÷": "/", "π": "\\pi ",
     "∞": "\\infty ", "√": "\\sqrt", "≤": "\\leq ", "≥": "\\geq ", "≠": "\\neq ", "，": ",",
-    "（": "(", "）": ")", "：": ":", "∪": "\\cup ", "±": "\\pm ", "\u3000": " ", "\xa0": " ",
+    "（": "(", "）": ")", "：": ":", "－": "-", "＝": "=", "＋": "+", "；": ";", "＜": "<", "＞": ">",
+    "∈": "\\in ", "∉": "\\notin ", "∅": "\\emptyset ", "′": "'", "∪": "\\cup ", "±": "\\pm ", "\u3000": " ", "\xa0": " ",
 }
 _CMD_ALIASES = (
     (re.compile(r"\\[dt]frac"), r"\\frac"), (re.compile(r"\\le(?![a-zA-Z])"), r"\\leq"),
     (re.compile(r"\\ge(?![a-zA-Z])"), r"\\geq"), (re.compile(r"\\ne(?![a-zA-Z])"), r"\\neq"),
     (re.compile(r"\\(?:approx|simeq|sim|doteq)(?![a-zA-Z])"), "="), (re.compile(r"\\lbrace"), r"\\{"),
     (re.compile(r"\\rbrace"), r"\\}"), (re.compile(r"\\mp(?![a-zA-Z])"), r"\\pm"),
+    (re.compile(r"\\infin(?![a-zA-Z])"), r"\\infty"),
     (re.compile(r"\\(?:dots|ldots|cdots)(?![a-zA-Z])"), r"\\ldots"), (re.compile(r"\\varnothing|\\emptyset"), r"\\emptyset"),
 )
 # Units stripped from the end of numeric answers (whole words only). Not exhaustive by design:
@@ -38,7 +40,7 @@ _UNIT_WORDS = (
     "millimetres", "kilometers", "kilometres", "grams", "kilograms", "units^2", "sq cm", "sq m", "km/h", "m/s", "mph", "kmh", "people", "students", "ways", "times",
 )
 _UNIT_TAIL_RE = re.compile(
-    r"^(?P<num>.*?[\d}.])\s*(?:\\(?:text|mathrm|mbox)\s*\{\s*~?\s*[^{}]*\}\s*(?:\^\s*\{?\d\}?)?|\s(?:"
+    r"^(?P<num>.*?[\d}.])\s*(?:\\(?:text|mathrm|mbox)\s*\{\s*~?\s*[^{}]*\}\s*(?:\^\s*\{?\d\}?)?|\s(?i:"
     + "|".join(re.escape(u) for u in sorted(_UNIT_WORDS, key=len, reverse=True)) + r")\.?)$"
 )
 
@@ -69,7 +71,7 @@ def basic(s: str) -> str:
     s = re.sub(r"\{,\}", ",", s)  # 1{,}000
     s = s.replace("{}", "")
     s = re.sub(r"\s+", " ", s).strip()
-    return s.rstrip(".。").strip()
+    return s.rstrip(".。;").strip()
 
 
 def strip_text_wrappers(s: str) -> str:
@@ -119,7 +121,7 @@ def normalize(s: str, *, unit: str | None = None) -> Normalized:
     degree = bool(_DEGREE_RE.search(s))
     if degree:
         s = _DEGREE_RE.sub("", s).replace("{}", "").strip()
-    percent = bool(_PERCENT_RE.search(s))
+    percent = bool(_PERCENT_RE.search(s)) and s.count("%") <= 1  # "21%, 2%": per element, later
     if percent:
         s = _PERCENT_RE.sub("", s).strip()
     s = strip_unit(s, unit)

@@ -26,6 +26,8 @@ class SymbolicError(Exception):
 # almost always variables: \gamma/\Gamma (EulerGamma / the gamma function: "\gamma+1" parses as
 # gamma(+1) = 1), E (a number token: "E_{1}" fails), I (the imaginary unit).
 _SYMBOL_REWRITES = (
+    (re.compile(r"\\(?:vec|overrightarrow)\s*\{([^{}]*)\}"), r"\1"),  # a vector's name is its letter
+    (re.compile(r"_\{\s*\\([a-zA-Z]+)\s*\}"), r"_{\1}"),  # r_{\max}, L_{\odot}: names, not commands
     (re.compile(r"\\gamma(?![a-zA-Z])"), r"\\mathrm{gam}"),
     (re.compile(r"\\Gamma(?![a-zA-Z])(?!\s*\()"), r"\\mathrm{Gam}"),
     (re.compile(r"(?<![\\a-zA-Z])(?<!\\mathrm\{)E(?![a-zA-Z])(?!\s*[+-]?\d)"), r"\\mathrm{E}"),
