@@ -205,6 +205,22 @@ def round_(
     _print_json(result)
 
 
+@sophia_app.command("score-policy")
+@_guard
+def score_policy(
+    selection: Path = typer.Option(..., "--selection", help="Selection directory from `sophia select`"),
+    model: Optional[str] = typer.Option(None, "--model", help="The policy before the update"),
+    recipe: Optional[Path] = RecipeOpt,
+) -> None:
+    """Optional: store the policy's own log-probs of the selected trajectories (for objective clipped_is)."""
+    from sophia_eval.sophia.behaviour import score_behaviour_logprobs
+
+    r = _recipe(recipe)
+    system_prompt = r["train"].system_prompt if r.get("train") else "auto"
+    typer.echo(str(score_behaviour_logprobs(selection, _pick(model, r, "policy", "policy model"),
+                                            system_prompt=system_prompt)))
+
+
 @sophia_app.command("grpo")
 @_guard
 def grpo(

@@ -4,6 +4,7 @@ Re-exports only; heavy dependencies (torch, transformers, accelerate) load insid
 that need them, so importing this package is cheap.
 """
 
+from sophia_eval.sophia.behaviour import score_behaviour_logprobs
 from sophia_eval.sophia.config import GRPOConfig, MixConfig, SamplingConfig, SelectionConfig, TrainConfig, load_recipe
 from sophia_eval.sophia.dataset import TrainExample
 from sophia_eval.sophia.grpo import grpo_train, group_advantages
@@ -21,5 +22,5 @@ __all__ = [
     "RewardWeightedNLL", "SamplingConfig", "SamplingStats", "SelectionConfig", "TrainConfig", "TrainExample",
     "TrainResult", "TrainingSetError", "caption_rewards", "evaluate", "group_advantages", "grpo_train",
     "load_recipe", "load_training_items", "make_objective", "run_round", "run_sampling", "run_selection",
-    "score_texts", "select_trajectories", "train", "train_examples",
+    "score_behaviour_logprobs", "score_texts", "select_trajectories", "train", "train_examples",
 ]

@@ -38,6 +38,8 @@ class TrainExample:
     """Reward weight of the trajectory (the objective multiplies its token NLL by it)."""
     source: str = "sophia"
     """`sophia`, `text` or `vqa` (for per-source metrics)."""
+    old_logprobs: tuple[float, ...] | None = None
+    """Behaviour-policy log-prob per target token (`behaviour.py`), for the clipped-IS objective."""
 
 
 def sample_to_dict(sample: Sample) -> dict[str, Any]:
@@ -72,9 +74,11 @@ def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
 
 def load_selected(path: str | Path, *, system_prompt: str = "auto") -> list[TrainExample]:
     """Examples from a `selected.jsonl` written by the select stage."""
+    from sophia_eval.sophia.behaviour import read_behaviour_logprobs
     from sophia_eval.sophia.prompts import training_messages
 
     path = Path(path)
+    behaviour = read_behaviour_logprobs(path.parent)
     out = []
     for n, row in _read_jsonl(path):
         try:
@@ -83,8 +87,10 @@ def load_selected(path: str | Path, *, system_prompt: str = "auto") -> list[Trai
         except (KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{n}: not a selected-trajectory record (missing {exc})") from exc
         msgs = training_messages(sample, response, system_prompt=system_prompt)
-        out.append(TrainExample(id=f"{row['item_id']}/{row['caption_index']}/{row['sample_index']}",
-                                messages=tuple(msgs), weight=float(row.get("weight", 1.0)), source="sophia"))
+        ex_id = f"{row['item_id']}/{row['caption_index']}/{row['sample_index']}"
+        old = behaviour.get(ex_id)
+        out.append(TrainExample(id=ex_id, messages=tuple(msgs), weight=float(row.get("weight", 1.0)), source="sophia",
+                                old_logprobs=tuple(old) if old is not None else None))
     return out
 
 

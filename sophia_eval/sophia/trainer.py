@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from sophia_eval.sophia.behaviour import aligned_old_logprobs
 from sophia_eval.sophia.config import TrainConfig
 from sophia_eval.sophia.dataset import TrainExample, collate, encode
 from sophia_eval.sophia.objective import make_objective, reduce_loss, token_logprobs
@@ -338,10 +339,13 @@ def train(config: TrainConfig, examples: Sequence[TrainExample], *, resume: bool
                 with accelerator.accumulate(model):
                     inputs = {k: v for k, v in batch.items() if k not in ("labels", "weight", "old_logprobs")}
                     if config.objective == "clipped_is":
-                        # Behaviour policy = the policy at this step (records carry no policy log-probs
-                        # of the reasoner's text); the ratio then starts at 1 and the clip bounds drift.
-                        with torch.no_grad():
-                            batch["old_logprobs"] = token_logprobs(model(**inputs).logits, batch["labels"])[0]
+                        # Behaviour policy: the stored pre-update log-probs (behaviour.py) when present,
+                        # else the policy at the start of this step (the ratio then starts at 1).
+                        stored = aligned_old_logprobs(micro, batch["labels"][:, 1:] != -100)
+                        if stored is None:
+                            with torch.no_grad():
+                                stored = token_logprobs(model(**inputs).logits, batch["labels"])[0]
+                        batch["old_logprobs"] = stored
                     logits = model(**inputs).logits
                     logp, mask = token_logprobs(logits, batch["labels"])
                     share = reduce_loss(objective(logp, mask, batch), mask, config.loss_normalisation,
