@@ -9,6 +9,8 @@ from sophia_eval.verify.types import MAX_RESPONSE_CHARS
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 _NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
+# "(B)" or "option B" / "answer: B" near the end of a response (choice policies only)
+_CHOICE_TAIL_RE = re.compile(r"\(([A-Z])\)(?![\w(])|\b(?i:answer|option|choice)\s*(?i:is)?\s*:?\s*\**([A-Z])\b(?![a-z])")
 _ANSWER_TAG_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 _DEFAULT_PHRASES = (
     r"final answer\s*(?:is|:)",
@@ -183,6 +185,11 @@ def extract_candidates(text: str, policy: "ExtractionPolicy | str | None" = None
     stripped = text.strip()
     if stripped and len(stripped) <= pol.whole_text_max_chars and "\n" not in stripped:
         return [_clean_tail(stripped) or stripped]
+    if pol.choice_letters:
+        tail = text[-400:]
+        hits = _CHOICE_TAIL_RE.findall(tail)
+        if hits:
+            return [hits[-1][0] or hits[-1][1]]
     if pol.last_number:
         nums = _NUMBER_RE.findall(text)
         if nums:
