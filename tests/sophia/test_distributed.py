@@ -45,7 +45,7 @@ def test_two_processes_saw_two_processes(two_rank_run, tiny_llava):
 def test_unused_parameters_exist_in_the_llava_fixture(tiny_llava, image_path):
     from transformers import AutoModelForImageTextToText
 
-    from conftest import make_examples
+    from sophia_helpers import make_examples
     from sophia_eval.backends.hf_loading import load_processor
     from sophia_eval.sophia.dataset import encode
 
@@ -57,7 +57,7 @@ def test_unused_parameters_exist_in_the_llava_fixture(tiny_llava, image_path):
 
 def test_two_processes_give_the_one_process_losses(two_rank_run, tiny_llava, image_path, tmp_path):
     # Same global batch split differently: the token-mean loss must not depend on the world size.
-    from conftest import make_examples
+    from sophia_helpers import make_examples
     from sophia_eval.sophia.config import TrainConfig
     from sophia_eval.sophia.trainer import train
 

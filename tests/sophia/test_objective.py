@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from conftest import make_examples  # tests/sophia/conftest.py
+from sophia_helpers import make_examples
 from sophia_eval.backends.hf_loading import load_processor
 from sophia_eval.sophia.dataset import IGNORE_INDEX, collate, encode
 from sophia_eval.sophia.objective import ClippedIS, RewardWeightedNLL, reduce_loss, token_logprobs

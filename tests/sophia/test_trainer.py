@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import make_examples
+from sophia_helpers import make_examples
 from sophia_eval.sophia.config import TrainConfig
 from sophia_eval.sophia.trainer import FAULT_ENV, freeze_vision, lr_lambda, train
 

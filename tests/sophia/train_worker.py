@@ -8,9 +8,9 @@ import json
 import sys
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parent.parent)]  # conftest, tiny_models
+sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parent.parent)]  # sophia_helpers
 
-from conftest import make_examples  # noqa: E402
+from sophia_helpers import make_examples  # noqa: E402
 from sophia_eval.sophia.config import TrainConfig  # noqa: E402
 from sophia_eval.sophia.trainer import train  # noqa: E402
 
