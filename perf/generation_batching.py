@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import sys
 import tempfile
 import time
@@ -70,6 +72,7 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=32)
     ap.add_argument("--max-new-tokens", type=int, default=32)
     ap.add_argument("--batch-sizes", default="1,4,8,16,32")
+    ap.add_argument("--repeats", type=int, default=3, help="rounds over all batch sizes; the median is reported")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     ap.add_argument("--json", type=Path, default=None, help="write results here")
     args = ap.parse_args()
@@ -95,24 +98,33 @@ def main() -> None:
         console.print(f"model {model} ({gen.describe()['model_class']}) loaded in {load_s:.1f} s; "
                       f"{args.prompts} prompts, {args.max_new_tokens} new tokens, torch threads {torch.get_num_threads()}")
         gen.generate(convs[:2], config)  # warm-up (kernels, allocator)
-        rows, reference = [], None
+        # Round-robin over batch sizes, `repeats` times, median wall time per size: on a shared
+        # machine, load drifts over minutes and would otherwise favour whichever size ran last.
+        walls: dict[int, list[float]] = {bs: [] for bs in sizes}
+        texts: dict[int, list[str]] = {}
+        stats: dict[int, tuple[int, int]] = {}
+        load_before = os.getloadavg()[0]
+        for rep in range(args.repeats):
+            for bs in sizes:
+                gen.options = type(gen.options)(**{**gen.options.__dict__, "batch_size": bs})
+                t0 = time.perf_counter()
+                out = gen.generate(convs, config)
+                walls[bs].append(time.perf_counter() - t0)
+                texts[bs] = [c[0].text for c in out]
+                stats[bs] = (sum(c[0].completion_tokens or 0 for c in out), sum(c[0].finish_reason == "error" for c in out))
+                console.print(f"round {rep + 1} batch {bs:>3}: {walls[bs][-1]:7.2f} s")
+        load_after = os.getloadavg()[0]
+        rows = []
         for bs in sizes:
-            gen.options = type(gen.options)(**{**gen.options.__dict__, "batch_size": bs})
-            t0 = time.perf_counter()
-            out = gen.generate(convs, config)
-            wall = time.perf_counter() - t0
-            texts = [c[0].text for c in out]
-            errors = sum(c[0].finish_reason == "error" for c in out)
-            tokens = sum(c[0].completion_tokens or 0 for c in out)
-            if reference is None:
-                reference = texts
-            same = sum(a == b for a, b in zip(texts, reference))
+            wall = statistics.median(walls[bs])
+            tokens, errors = stats[bs]
             rows.append({
-                "batch_size": bs, "wall_s": round(wall, 3), "completion_tokens": tokens,
-                "tokens_per_s": round(tokens / wall, 1), "prompts_per_s": round(len(convs) / wall, 2),
-                "same_as_sequential": same, "errors": errors,
+                "batch_size": bs, "wall_s": round(wall, 3), "wall_s_all": [round(w, 3) for w in walls[bs]],
+                "completion_tokens": tokens, "tokens_per_s": round(tokens / wall, 1),
+                "prompts_per_s": round(len(convs) / wall, 2),
+                "same_as_sequential": sum(a == b for a, b in zip(texts[bs], texts[sizes[0]])), "errors": errors,
             })
-            console.print(f"batch {bs:>3}: {wall:7.2f} s  {tokens / wall:8.1f} tok/s  same as bs={sizes[0]}: {same}/{len(convs)}")
+        console.print(f"load average (1 min): {load_before:.1f} before, {load_after:.1f} after")
     base = rows[0]["wall_s"]
     table = Table(title=f"transformers backend: batched vs one-at-a-time ({Path(model).name})")
     for col in ("batch size", "wall s", "tokens/s", "prompts/s", "speed-up", f"same as bs={sizes[0]}", "errors"):
@@ -123,7 +135,7 @@ def main() -> None:
     console.print(table)
     if args.json:
         args.json.write_text(json.dumps({"model": model, "load_s": load_s, "args": {k: str(v) for k, v in vars(args).items()},
-                                         "rows": rows}, indent=2))
+                                         "load_avg": [load_before, load_after], "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":

@@ -248,9 +248,10 @@ class TransformersGenerator:
         return _errors(config.n, f"conversation {i}: {type(known).__name__}: {known}")
 
     def _encode(self, batch: list[Conversation]) -> Any:
+        # Processors take tokenizer/image settings in `processor_kwargs`; tokenizers take `padding`.
+        padding = {"processor_kwargs": {"padding": True}} if self.processor is not self.tokenizer else {"padding": True}
         return self.processor.apply_chat_template(
-            batch, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt",
-            padding=True,
+            batch, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt", **padding
         )
 
     def _generate_batch(self, batch: list[Conversation], config: GenerationConfig, *, seed_offset: int) -> list[list[Completion]]:
