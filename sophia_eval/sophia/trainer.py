@@ -49,6 +49,8 @@ class TrainResult:
     steps: int
     losses: list[float] = field(default_factory=list)
     """Global-batch loss per optimizer step run in this invocation (resumed steps excluded)."""
+    grad_norms: list[float] = field(default_factory=list)
+    """Global gradient norm per step, before clipping (same for any process count / accumulation)."""
     n_examples: int = 0
     n_dropped_too_long: int = 0
     resumed_from: int = 0
@@ -363,6 +365,8 @@ def train(config: TrainConfig, examples: Sequence[TrainExample], *, resume: bool
             scheduler.step()
             loss = float(accelerator.reduce(loss_sum, reduction="sum"))
             result.losses.append(loss)
+            if grad_norm is not None:
+                result.grad_norms.append(float(grad_norm))
             metrics = {"loss": loss, "lr": lr, "tokens": g_tokens, "step_time_s": time.time() - t0,
                        **({"grad_norm": float(grad_norm)} if grad_norm is not None else {}),
                        **({f"tokens_{k}": v for k, v in sorted(by_source.items())} if len(by_source) > 1 else {})}

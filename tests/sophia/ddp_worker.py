@@ -26,7 +26,7 @@ def main() -> None:
     result = train(config, examples, param_digest=True)
     rank = int(os.environ.get("RANK", "0"))
     with open(os.path.join(out, f"digest-{rank}.json"), "w", encoding="utf-8") as fh:
-        json.dump({"digest": result.param_digest, "losses": result.losses, "world_size": result.world_size}, fh)
+        json.dump({"digest": result.param_digest, "losses": result.losses, "grad_norms": result.grad_norms, "world_size": result.world_size}, fh)
 
 
 if __name__ == "__main__":

@@ -65,3 +65,15 @@ def test_two_processes_give_the_one_process_losses(two_rank_run, tiny_llava, ima
                                micro_batch_size=1, max_steps=2, gradient_checkpointing=False, freeze_vision=False),
                    make_examples(image_path))
     assert single.losses == pytest.approx(two_rank_run[0]["losses"], rel=1e-5)
+
+
+def test_two_processes_give_the_one_process_gradient_norms(two_rank_run, tiny_llava, image_path, tmp_path):
+    # Adam hides a wrong gradient scale from the losses; the pre-clip norm does not.
+    from sophia_helpers import make_examples
+    from sophia_eval.sophia.config import TrainConfig
+    from sophia_eval.sophia.trainer import train
+
+    single = train(TrainConfig(model=str(tiny_llava), output_dir=str(tmp_path), lr=1e-3, global_batch_size=4,
+                               micro_batch_size=4, max_steps=2, gradient_checkpointing=False, freeze_vision=False),
+                   make_examples(image_path))
+    assert single.grad_norms == pytest.approx(two_rank_run[0]["grad_norms"], rel=1e-4)
