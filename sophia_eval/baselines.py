@@ -85,6 +85,8 @@ class Protocol:
     judges: Mapping[str, str] = field(default_factory=dict)
     """Registry benchmark name -> judge model, for benchmarks judged by an LLM."""
     notes: str = ""
+    use_hint: bool | None = None
+    """Whether the benchmark's own hint was prepended to the question (None: not stated)."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ def registry_vocabulary() -> dict[str, tuple[dict[str, int | None], str]]:
 # -- protocols ------------------------------------------------------------------------------
 
 
-_PROTOCOL_KEYS = {"title", "description", "run_presets", "decoding", "extractor", "judges", "notes"}
+_PROTOCOL_KEYS = {"title", "description", "run_presets", "decoding", "extractor", "judges", "notes", "use_hint"}
 _DECODING_KEYS = {"temperature", "top_p", "max_new_tokens", "n"}
 
 
@@ -195,6 +197,7 @@ def load_protocols(directory: str | Path | None = None) -> dict[str, Protocol]:
             extractor=body.get("extractor"),
             judges=dict(body.get("judges") or {}),
             notes=" ".join(str(body.get("notes") or "").split()),
+            use_hint=body.get("use_hint"),
         )
     return protocols
 

@@ -195,6 +195,9 @@ def run_flags(run: RunInfo, protocol: Protocol | None, split_items: int | None) 
             have = run.generation.get(key)
             if have is not None and not _same(have, want):
                 flags.append(f"{key} {have} (published {want})")
+        hint = run.config.get("use_hint")
+        if protocol.use_hint is not None and hint is not None and bool(hint) != protocol.use_hint:
+            flags.append(f"benchmark hint {'prepended' if hint else 'omitted'} (published: {'prepended' if protocol.use_hint else 'omitted'})")
         published_judge = protocol.judges.get(run.benchmark)
         if published_judge and run.judge_model != published_judge:
             flags.append(f"judge {run.judge_model or 'none'} (published {published_judge})")
@@ -281,6 +284,8 @@ def build_leaderboard(
                 notes.append(f"Published {bench} numbers use other split/metric ({', '.join(elsewhere)}); not mixed in.")
             else:
                 notes.append(f"No published baseline for {bench} / {split} / {metric}.")
+        if pid.startswith(RUN_ONLY_PREFIX):
+            items = _flag_disagreements(items)
         tables.append(Table(bench, split, metric, pid, _ranked(items), tuple(notes)))
     order = {pid: i for i, pid in enumerate(column_order)}
     tables.sort(key=lambda t: (order[t.protocol], column_order[t.protocol].index(t.column)))
@@ -290,6 +295,28 @@ def build_leaderboard(
         tables=tuple(tables), overviews=overviews, charts=charts, protocols=dict(protocols),
         runs=tuple(runs), skipped=tuple(skipped),
     )
+
+
+RUN_SETTINGS = ("temperature", "top_p", "max_new_tokens", "n", "system_prompt", "prompt_template", "use_hint")
+"""Settings that must agree between runs sharing a table with no published protocol to refer to."""
+
+
+def _flag_disagreements(items: list[tuple[Entry, tuple[str, ...]]]) -> list[tuple[Entry, tuple[str, ...]]]:
+    """In a runs-only table, flag each setting on which the runs disagree (never mixed silently)."""
+    runs = [e.run for e, _ in items if e.run is not None]
+    keys = [k for k in RUN_SETTINGS if len({repr(r.setting(k)) for r in runs}) > 1]
+    if len({r.judge_model for r in runs}) > 1:
+        keys.append("judge")
+    out = []
+    for e, flags in items:
+        if e.run is None or not keys:
+            out.append((e, flags))
+            continue
+        extra = tuple(
+            f"{k} {e.run.judge_model if k == 'judge' else e.run.setting(k)} (differs between runs here)" for k in keys
+        )
+        out.append((e, extra + flags))
+    return out
 
 
 def _row_key(entry: Entry) -> tuple[str, str]:

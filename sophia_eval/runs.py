@@ -43,6 +43,12 @@ class RunInfo:
     config: Mapping[str, Any] = field(default_factory=dict)
     verifier_version: str | None = None
 
+    def setting(self, key: str) -> Any:
+        """A protocol-defining setting: decoding from `generation`, prompt settings from the config."""
+        if key in self.generation:
+            return self.generation[key]
+        return self.config.get(key)
+
     @property
     def label(self) -> str:
         return f"{self.model} [{self.preset}] {self.path.name}"

@@ -67,7 +67,7 @@ def _print_leaderboard(board, show_all: bool) -> None:
         t = RichTable(title=f"{table.benchmark} / {table.split} / {table.metric}  [{protocol_title(board, table.protocol)}]",
                       title_justify="left")
         t.add_column("#", justify="right")
-        t.add_column("Model", no_wrap=True, max_width=32, overflow="ellipsis")
+        t.add_column("Model", max_width=40, overflow="fold")
         t.add_column("Value", justify="right")
         t.add_column("95% CI", justify="right", no_wrap=True)
         t.add_column("Flags", overflow="fold")

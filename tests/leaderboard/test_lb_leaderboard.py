@@ -158,3 +158,23 @@ def test_runs_sharing_a_label_are_told_apart_by_directory(published, make_run):
             make_run("second", model="m", benchmark="math500", outcomes=_outcomes(2, 4))]
     table = next(t for t in _board(published, dirs).tables if t.benchmark == "math500")
     assert row_labels(table.rows) == ["m (run, sophia) second", "m (run, sophia) first"]
+
+
+def test_runs_only_table_flags_settings_that_differ_between_runs(published, make_run):
+    dirs = [make_run("a", model="a", benchmark="math500", preset="greedy", generation=GREEDY, outcomes=_outcomes(1, 4)),
+            make_run("b", model="b", benchmark="math500", preset="greedy", generation=dict(GREEDY, max_new_tokens=64),
+                     outcomes=_outcomes(2, 4))]
+    table = next(t for t in _board(published, dirs).tables if t.benchmark == "math500")
+    flags = {r.entry.model: r.flags[0] for r in table.rows}
+    assert flags == {"a": "max_new_tokens 512 (differs between runs here)", "b": "max_new_tokens 64 (differs between runs here)"}
+
+
+def test_omitted_hint_is_flagged_against_the_sophia_protocol(published, make_run, tmp_path):
+    import json
+
+    run = make_run("h", model="mine", outcomes=_outcomes(1, 4))
+    meta = json.loads((run / "run.json").read_text())
+    meta["config"]["use_hint"] = False
+    (run / "run.json").write_text(json.dumps(meta))
+    flags = _run_rows(_board(published, [run]), "mine")[("sophia", ("mathvision", "test", "pass@1"))].flags
+    assert "benchmark hint omitted (published: prepended)" in flags
