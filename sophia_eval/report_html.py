@@ -40,6 +40,14 @@ def _anchor(*parts: str) -> str:
     return "-".join("".join(ch if ch.isalnum() else "_" for ch in p) for p in parts)
 
 
+def _fit(label: str, limit: int) -> str:
+    """Shorten in the middle, keeping the end (a run's preset and directory tell runs apart)."""
+    if len(label) <= limit:
+        return label
+    tail = min(20, limit // 2)
+    return label[: max(limit - 1 - tail, 1)] + "…" + label[-tail:]
+
+
 def bar_chart_svg(table: Table, width: int = 900) -> str:
     """Horizontal bars ranked by value, with 95% interval whiskers where known."""
     rows = table.rows
@@ -68,12 +76,14 @@ def bar_chart_svg(table: Table, width: int = 900) -> str:
             tip += f" (95% CI {e.ci_low:.1f}-{e.ci_high:.1f}{', approx.' if e.kind == 'baseline' else ''})"
         if r.flags:
             tip += " | " + "; ".join(r.flags)
-        limit = 46 - len(str(r.rank))  # what fits left of the bars at this font size
-        name = label if len(label) <= limit else label[: limit - 1] + "…"
+        # What fits left of the bars at 12px (bold run labels are wider; ⚠ takes two characters).
+        warn = r.flags and e.kind == "run"
+        limit = int((label_w - 12) / (7.6 if e.kind == "run" else 6.8)) - len(f"{r.rank}. ") - (2 if warn else 0)
+        name = _fit(label, limit)
         weight = ' font-weight="600"' if e.kind == "run" else ""
         out.append(
             f'<text x="{label_w - 6}" y="{y + 13}" font-size="12" text-anchor="end"{weight}>'
-            f'{_e(r.rank)}. {_e(name)}{" ⚠" if r.flags and e.kind == "run" else ""}</text>'
+            f'{_e(r.rank)}. {_e(name)}{" ⚠" if warn else ""}</text>'
         )
         out.append(
             f'<rect x="{label_w}" y="{y + 3}" width="{max(e.value * scale, 1):.1f}" height="{row_h - 6}" '

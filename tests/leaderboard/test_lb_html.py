@@ -81,3 +81,10 @@ def test_base_chart_labels_the_gain_over_the_base(board):
     chart = next(c for c in board.charts if c.base == "tiny-base" and c.protocol == "sophia")
     # mathvision: base 30.00, checkpoint 60.00 -> +30.0 on the benchmark and on the average
     assert base_chart_svg(chart).count(">+30.0</text>") == 2
+
+
+def test_long_labels_are_shortened_in_the_middle_keeping_the_run_directory():
+    from sophia_eval.report_html import _fit
+
+    short = _fit("SmolLM2-135M-Instruct.Q4_1.gguf (run, greedy) smol-math500-l1-320", 40)
+    assert len(short) == 40 and short.endswith("smol-math500-l1-320") and short.startswith("SmolLM2")
