@@ -148,6 +148,17 @@ def encode(processor: Any, example: TrainExample) -> dict[str, Any]:
     if ids.shape[1] <= n_prompt or not bool((ids[0, :n_prompt] == prompt["input_ids"][0]).all()):
         raise ValueError(f"example {example.id}: the chat template does not render the prompt as a prefix of the "
                          "full chat, so prompt tokens cannot be masked reliably")
+    target = example.messages[-1]["content"]
+    if isinstance(target, str) and target.strip():
+        # Some templates rewrite the assistant turn (Qwen3/QwQ drop everything before </think>);
+        # training would then silently skip the reasoning. The target must survive rendering.
+        tok = getattr(processor, "tokenizer", processor)
+        rendered = tok.decode(ids[0, n_prompt:], skip_special_tokens=False)
+        probe = target.strip()[:32]
+        if probe not in rendered:
+            raise ValueError(f"example {example.id}: the chat template rewrote the assistant turn (rendered "
+                             f"{rendered[:80]!r}, expected it to contain {probe!r}); use a template that keeps "
+                             "the full trajectory (e.g. one that does not strip <think>...</think>)")
     labels = ids.clone()
     labels[:, :n_prompt] = IGNORE_INDEX
     if "attention_mask" in full:

@@ -109,3 +109,14 @@ def test_policy_without_chat_template_is_a_clear_error(tiny_text_model):
     processor.chat_template = None
     with pytest.raises(ValueError, match="no chat template"):
         encode(processor, make_examples(None, 1)[0])
+
+
+def test_template_that_strips_the_reasoning_is_refused(tiny_text_model):
+    processor = load_processor(str(tiny_text_model))
+    # Qwen3/QwQ-style: assistant content is rendered without what precedes </think>.
+    processor.chat_template = processor.chat_template.replace(
+        "{{ message['content'] }}", "{{ message['content'].split('</think>')[-1] }}")
+    ex = make_examples(None, 1)[0]
+    ex = type(ex)(id="t", messages=(ex.messages[0], {"role": "assistant", "content": "<think>a long thought</think> 4"}))
+    with pytest.raises(ValueError, match="rewrote the assistant turn"):
+        encode(processor, ex)
