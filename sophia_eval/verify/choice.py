@@ -31,6 +31,8 @@ def _letter_list(s: str) -> list[str] | None:
 def gold_letters(gold: str, options: tuple[str, ...] | None) -> list[str] | None:
     """Letters of a choice gold (`B`, `A, C`, `(D)`); option text maps to its letter; else None."""
     g = strip_text_wrappers(basic(gold)).strip()
+    if re.fullmatch(r"\(?[A-Z]\)?", g):  # one capital letter is the letter, even if an option's text is "E"
+        return [g.strip("()")]
     if options and not _bare_letters(options):  # option text first: "R, D, N" may be an option
         key = compact(normalize(g).text).lower()
         for i, opt in enumerate(options):
@@ -50,7 +52,10 @@ def pred_letters(answer: str, options: tuple[str, ...] | None, *, multi: bool) -
         return None
     n_opts = len(options) if options else 26
     valid = {chr(65 + i) for i in range(max(n_opts, 1))}
-    # option text or value first: "Paris", "5 cm", or "R, D, N" when options spell them out
+    single = re.fullmatch(r"\(?([A-Z])\)?", a)
+    if single:  # one capital letter is the letter, even when some option's text is that letter
+        return [single.group(1)] if single.group(1) in valid else None
+    # option text or value next: "Paris", "5 cm", or "R, D, N" when options spell them out
     by_text = _match_option_text(a, options)
     if by_text:
         return by_text

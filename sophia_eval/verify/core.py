@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from sophia_eval.verify.choice import choice_match, gold_letters, pred_letters
 from sophia_eval.verify.compare import Comparator, NeedsSymbolic, Outcome, _split_multi
@@ -17,12 +18,16 @@ _RAW = ExtractionPolicy(name="raw", strip_think=False, boxed=False, answer_tags=
 
 
 def answer_kind(req: Request) -> str | None:
-    """The answer type the request implies: its own, or choice/boolean/percent inferred from gold."""
-    if req.answer_type:
-        return req.answer_type
-    g = strip_text_wrappers(normalize(req.gold).text)
-    if req.options and gold_letters(req.gold, req.options):
-        return "multi_choice" if len(gold_letters(req.gold, req.options) or []) > 1 else "choice"
+    """The answer type the request implies: its own, or choice/boolean inferred from the gold."""
+    return req.answer_type or _inferred_kind(req.gold, req.options)
+
+
+@lru_cache(maxsize=16384)  # keyed on the gold alone: many samples share one gold
+def _inferred_kind(gold: str, options: tuple[str, ...] | None) -> str | None:
+    g = strip_text_wrappers(normalize(gold).text)
+    letters = gold_letters(gold, options) if options else None
+    if letters:
+        return "multi_choice" if len(letters) > 1 else "choice"
     if g.lower() in _BOOL:
         return "boolean"
     return None
@@ -30,7 +35,13 @@ def answer_kind(req: Request) -> str | None:
 
 def gold_problem(req: Request) -> str | None:
     """Why the gold answer cannot be used (pure-Python checks), or None."""
-    raw = req.gold
+    return _gold_problem(req.gold, req.options, req.answer_type, req.tolerance, req.unit)
+
+
+@lru_cache(maxsize=16384)
+def _gold_problem(raw: str, options: tuple[str, ...] | None, answer_type: str | None,
+                  tolerance: tuple[float, ...] | None, unit: str | None) -> str | None:
+    req = Request(gold=raw, pred="", options=options, answer_type=answer_type, tolerance=tolerance, unit=unit)
     if not raw.strip():
         return "gold answer is empty"
     if len(raw) > MAX_ANSWER_CHARS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _CTRL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SPACE_CMDS_RE = re.compile(r"(?<!\\)\\[,;: ]|\\q?quad\b|~|\\displaystyle|\\textstyle|\\limits")
@@ -54,8 +55,14 @@ class Normalized:
     degree: bool = False
 
 
+_PLAIN_RE = re.compile(r"[A-Za-z0-9 .,+\-/()^=]*")
+
+
+@lru_cache(maxsize=16384)  # golds and option texts recur across samples; pure function of `s`
 def basic(s: str) -> str:
     """Remove formatting that never carries meaning (dollars, spacing, \\left, control chars)."""
+    if _PLAIN_RE.fullmatch(s):  # common case: nothing to remove but spacing and a final period
+        return re.sub(r"\s+", " ", s).strip().rstrip(".").strip()
     s = _CTRL_RE.sub(" ", s)
     for k, v in _UNICODE.items():
         if k in s:
@@ -110,6 +117,7 @@ def strip_assignment(s: str) -> str:
     return s
 
 
+@lru_cache(maxsize=16384)
 def normalize(s: str, *, unit: str | None = None) -> Normalized:
     """Canonical answer text plus flags for a stripped percent sign or degree mark."""
     s = basic(s)
