@@ -78,3 +78,9 @@ def test_compare_writes_a_markdown_report(make_run, tmp_path):
     text = (tmp_path / "c.md").read_text()
     assert result.exit_code == 0 and "| mathvision:test | 8 | 25.00 | 37.50 | +12.50 |" in text
     assert "- `2`: gold `gold-2`; A `ans-2-0` (0.00) -> B `ans-2-1` (1.00)" in text
+
+
+def test_leaderboard_reads_runs_from_the_current_directory_by_default(make_run, tmp_path):
+    make_run("r", model="tiny-default", outcomes=_outcomes(1, 4))  # written under tmp_path/runs
+    result = runner.invoke(app, ["leaderboard", "--out", str(tmp_path / "gen")])
+    assert result.exit_code == 0 and "1 run(s), 416 published numbers" in result.output

@@ -178,3 +178,13 @@ def test_omitted_hint_is_flagged_against_the_sophia_protocol(published, make_run
     (run / "run.json").write_text(json.dumps(meta))
     flags = _run_rows(_board(published, [run]), "mine")[("sophia", ("mathvision", "test", "pass@1"))].flags
     assert "benchmark hint omitted (published: prepended)" in flags
+
+
+def test_markdown_has_one_section_per_protocol_in_order(published, make_run):
+    board = _board(published, [make_run("r", model="mine", benchmark="math500", outcomes=_outcomes(1, 4))])
+    sections = [line for line in to_markdown(board).splitlines() if line.startswith("## ")]
+    assert sections == [
+        "## SOPHIA paper protocol (arXiv 2507.16814v2, Tables 1-2)",
+        "## InternVL3.5 report reasoning suite (arXiv 2508.18265v2, Table 3)",
+        "## Runs with preset 'sophia' (no published counterpart)",
+    ]
