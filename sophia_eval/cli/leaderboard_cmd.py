@@ -121,6 +121,10 @@ def register(app: typer.Typer) -> None:
             _fail(str(exc))
         board = build_leaderboard(found, published, protocols, vocab, skipped=skipped, pairs=pairs)
         _print_leaderboard(board, show_all)
+        for base, ckpt in pairs:
+            if not any(c.base == base and ckpt in c.variants for c in board.charts):
+                known = sorted({r.model for ov in board.overviews for r in ov.rows if r.kind == "run"})
+                typer.echo(f"warning: --pair {base}={ckpt}: no protocol has both models; run models: {known}", err=True)
         try:
             written = write_outputs(board, out)
         except OSError as exc:

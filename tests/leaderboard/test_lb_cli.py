@@ -84,3 +84,9 @@ def test_leaderboard_reads_runs_from_the_current_directory_by_default(make_run, 
     make_run("r", model="tiny-default", outcomes=_outcomes(1, 4))  # written under tmp_path/runs
     result = runner.invoke(app, ["leaderboard", "--out", str(tmp_path / "gen")])
     assert result.exit_code == 0 and "1 run(s), 416 published numbers" in result.output
+
+
+def test_leaderboard_warns_about_a_pair_it_cannot_chart(make_run, tmp_path):
+    make_run("r", model="tiny-base", outcomes=_outcomes(1, 4))
+    result = runner.invoke(app, ["leaderboard", "--pair", "tiny-base=missing", "--out", str(tmp_path / "gen")])
+    assert result.exit_code == 0 and "--pair tiny-base=missing: no protocol has both models" in result.output
