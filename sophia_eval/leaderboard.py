@@ -374,30 +374,6 @@ def _charts(overviews: Sequence[Overview], pairs: Sequence[tuple[str, str]]) -> 
     return tuple(charts)
 
 
-def row_labels(rows: Sequence[Row]) -> list[str]:
-    """Display labels for a table's rows; runs sharing a label also name their run directory."""
-    counts: dict[str, int] = defaultdict(int)
-    for r in rows:
-        counts[r.entry.display] += 1
-    return [
-        f"{r.entry.display} {r.entry.run.path.name}" if counts[r.entry.display] > 1 and r.entry.run else r.entry.display
-        for r in rows
-    ]
-
-
 def average_of(overview: Overview, model: str) -> float | None:
     """The SOPHIA-style average of `model` in `overview` (None when absent)."""
     return next((r.average for r in overview.rows if r.model == model), None)
-
-
-def chart_deltas(chart: BaseChart) -> list[tuple[str, dict[Column, float], float | None]]:
-    """Per variant: points over the base on each benchmark, and on the average (when complete)."""
-    out = []
-    base_vals = [chart.values[(chart.base, c)] for c in chart.columns]
-    for v in chart.variants:
-        deltas = {c: chart.values[(v, c)] - chart.values[(chart.base, c)] for c in chart.columns if (v, c) in chart.values}
-        avg = None
-        if len(deltas) == len(chart.columns) and chart.columns:
-            avg = sum(chart.values[(v, c)] for c in chart.columns) / len(chart.columns) - sum(base_vals) / len(base_vals)
-        out.append((v, deltas, avg))
-    return out

@@ -4,15 +4,41 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import defaultdict
 from pathlib import Path
+from typing import Sequence
 
-from sophia_eval.leaderboard import RUN_ONLY_PREFIX, BaseChart, Column, Entry, Leaderboard, Overview, Row, Table, chart_deltas
+from sophia_eval.leaderboard import RUN_ONLY_PREFIX, BaseChart, Column, Entry, Leaderboard, Overview, Row, Table
 
 CSV_COLUMNS = (
     "protocol", "benchmark", "split", "metric", "rank", "model", "kind", "value", "value_text",
     "ci_low", "ci_high", "ci_method", "n_items", "flags", "entry_protocol", "reported_by",
     "self_reported", "source_url", "source_date", "reported_as", "source",
 )
+
+
+def row_labels(rows: Sequence[Row]) -> list[str]:
+    """Display labels for a table's rows; runs sharing a label also name their run directory."""
+    counts: dict[str, int] = defaultdict(int)
+    for r in rows:
+        counts[r.entry.display] += 1
+    return [
+        f"{r.entry.display} {r.entry.run.path.name}" if counts[r.entry.display] > 1 and r.entry.run else r.entry.display
+        for r in rows
+    ]
+
+
+def chart_deltas(chart: BaseChart) -> list[tuple[str, dict[Column, float], float | None]]:
+    """Per variant: points over the base on each benchmark, and on the average (when complete)."""
+    out = []
+    base_vals = [chart.values[(chart.base, c)] for c in chart.columns]
+    for v in chart.variants:
+        deltas = {c: chart.values[(v, c)] - chart.values[(chart.base, c)] for c in chart.columns if (v, c) in chart.values}
+        avg = None
+        if len(deltas) == len(chart.columns) and chart.columns:
+            avg = sum(chart.values[(v, c)] for c in chart.columns) / len(chart.columns) - sum(base_vals) / len(base_vals)
+        out.append((v, deltas, avg))
+    return out
 
 
 def protocol_title(board: Leaderboard, pid: str) -> str:

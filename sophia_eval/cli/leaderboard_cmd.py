@@ -71,7 +71,7 @@ def _print_leaderboard(board, show_all: bool) -> None:
         t.add_column("Value", justify="right")
         t.add_column("95% CI", justify="right", no_wrap=True)
         t.add_column("Flags", overflow="fold")
-        from sophia_eval.leaderboard import row_labels
+        from sophia_eval.leaderboard_io import row_labels
 
         rows = table.rows if show_all else _near_runs(table.rows)
         for r, label in zip(rows, row_labels(rows)):
