@@ -1,4 +1,5 @@
-"""Markdown and CSV renderings of a `Leaderboard` (the HTML page is `report_html`)."""
+"""Markdown and CSV renderings of a `Leaderboard`, and the labels and deltas every renderer shares
+(the HTML page is `report_html`, the console tables `cli.leaderboard_cmd`)."""
 
 from __future__ import annotations
 
