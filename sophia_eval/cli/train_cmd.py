@@ -86,11 +86,13 @@ RecipeOpt = typer.Option(None, "--recipe", "-r", help="Recipe YAML (train/recipe
 def sample(
     items: Optional[Path] = typer.Option(None, "--items", help="Training set JSONL (image(s), question, answer)"),
     policy: Optional[str] = typer.Option(None, "--policy", help="Policy VLM: hub id or local dir"),
-    policy_backend: str = typer.Option("transformers", "--policy-backend", help="transformers | vllm | openai"),
+    policy_backend: Optional[str] = typer.Option(None, "--policy-backend",
+                                                 help="transformers | vllm | openai (default: recipe, else transformers)"),
     policy_url: Optional[str] = typer.Option(None, "--policy-url", help="openai backend: policy server URL"),
     policy_option: list[str] = typer.Option([], "--policy-option", help="key=value (repeatable)"),
     reasoner: Optional[str] = typer.Option(None, "--reasoner", help="Reasoning LLM (served name for openai)"),
-    reasoner_backend: str = typer.Option("openai", "--reasoner-backend", help="openai | vllm | transformers"),
+    reasoner_backend: Optional[str] = typer.Option(None, "--reasoner-backend",
+                                                   help="openai | vllm | transformers (default: recipe, else openai)"),
     reasoner_url: Optional[str] = typer.Option(None, "--reasoner-url", help="e.g. http://localhost:8000/v1"),
     reasoner_option: list[str] = typer.Option([], "--reasoner-option", help="key=value (repeatable)"),
     out: Path = typer.Option(..., "--out", help="Sampling directory (resumed if it exists)"),
@@ -108,9 +110,10 @@ def sample(
     cfg = _stage(r, "sampling", SamplingConfig, num_captions=num_captions, num_reasonings=num_reasonings)
     data = load_training_items(_pick(items, r, "items", "training set"), limit=limit)
     # The reasoner first: a down endpoint should fail before a large policy is loaded.
-    rsn = _generator("reasoner", reasoner_backend, _pick(reasoner, r, "reasoner", "reasoner model"), reasoner_option,
-                     reasoner_url or r.get("reasoner_url"))
-    pol = _generator("policy", policy_backend, _pick(policy, r, "policy", "policy model"), policy_option, policy_url)
+    rsn = _generator("reasoner", reasoner_backend or r.get("reasoner_backend", "openai"),
+                     _pick(reasoner, r, "reasoner", "reasoner model"), reasoner_option, reasoner_url or r.get("reasoner_url"))
+    pol = _generator("policy", policy_backend or r.get("policy_backend", "transformers"),
+                     _pick(policy, r, "policy", "policy model"), policy_option, policy_url)
     import dataclasses
 
     _print_json(dataclasses.asdict(run_sampling(data, pol, rsn, out, cfg)))

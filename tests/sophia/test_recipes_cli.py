@@ -47,3 +47,15 @@ def test_cli_unreachable_reasoner_is_a_clear_error_before_the_policy_loads(tmp_p
         "--reasoner", "qwq", "--reasoner-url", "http://127.0.0.1:9/v1", "--reasoner-option", "max_retries=0",
         "--out", str(tmp_path / "s"), "-K", "1", "-N", "1"])
     assert res.exit_code == 2 and "reasoner" in res.output and "cannot reach" in res.output, res.output
+
+
+@pytest.mark.slow
+def test_cli_sample_takes_models_and_backends_from_the_recipe(tmp_path, image_path, tiny_qwen2vl, tiny_text_model):
+    items = tmp_path / "t.jsonl"
+    items.write_text(f'{{"image": "{image_path}", "question": "What is 1+1?", "answer": "2"}}\n')
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"policy: {tiny_qwen2vl}\npolicy_backend: transformers\nreasoner: {tiny_text_model}\n"
+                      f"reasoner_backend: transformers\nitems: {items}\nsampling:\n  num_captions: 1\n"
+                      "  num_reasonings: 2\n  caption_max_new_tokens: 4\n  reasoning_max_new_tokens: 4\n")
+    res = CliRunner().invoke(app, ["sophia", "sample", "-r", str(recipe), "--out", str(tmp_path / "s")])
+    assert res.exit_code == 0 and '"trajectories_total": 2' in res.output, res.output
