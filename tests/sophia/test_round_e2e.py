@@ -92,3 +92,15 @@ def test_cli_empty_selection_exits_with_a_one_line_error(round_result, items_fil
     res = CliRunner().invoke(app, ["sophia", "select", "--sampling", str(root / "sampling"), "--items",
                                    str(items_file), "--out", str(tmp_path / "sel")])
     assert res.exit_code == 2 and "selection kept nothing" in res.output
+
+
+def test_cli_round_runs_all_stages_from_a_recipe(items_file, tiny_qwen2vl, tiny_text_model, tmp_path):
+    recipe = tmp_path / "round.yaml"
+    recipe.write_text(
+        f"policy: {tiny_qwen2vl}\npolicy_backend: transformers\nreasoner: {tiny_text_model}\n"
+        f"reasoner_backend: transformers\nitems: {items_file}\n"
+        "sampling: {num_captions: 2, num_reasonings: 2, caption_max_new_tokens: 6, reasoning_max_new_tokens: 6}\n"
+        "selection: {variant: random}\n"
+        "train: {lr: 1.0e-3, global_batch_size: 2, micro_batch_size: 1, max_steps: 1, gradient_checkpointing: false}\n")
+    res = CliRunner().invoke(app, ["sophia", "round", "-r", str(recipe), "--out", str(tmp_path / "r")])
+    assert res.exit_code == 0 and (tmp_path / "r" / "train" / "final" / "model.safetensors").exists(), res.output
