@@ -8,7 +8,7 @@ from functools import lru_cache
 from sophia_eval.verify.choice import choice_match, gold_letters, pred_letters
 from sophia_eval.verify.compare import Comparator, NeedsSymbolic, Outcome, _split_multi
 from sophia_eval.verify.extract import ExtractionPolicy, extract_candidates, get_policy
-from sophia_eval.verify.normalize import balanced, compact, normalize, strip_text_wrappers
+from sophia_eval.verify.normalize import balanced, compact, gold_unit, normalize, strip_text_wrappers
 from sophia_eval.verify.types import MAX_ANSWER_CHARS, Request, Verdict
 
 _BOOL = {"yes": True, "true": True, "correct": True, "是": True, "对": True,
@@ -93,11 +93,12 @@ def judge(req: Request, *, symbolic: bool) -> Verdict:
         return Verdict(status, status == "correct", extracted=cands[-1], gold_parsed=",".join(gl),
                        pred_parsed=",".join(chosen), method="choice", reason=reason)
 
+    unit = req.unit or gold_unit(req.gold)  # "63.3 g" matches a gold written "63.3 \\mathrm{~g}"
     cands = list(dict.fromkeys(cands))[-50:]  # repeated boxes count once; 50 distinct is a hedge anyway
     if any(len(c) > MAX_ANSWER_CHARS for c in cands):
         return Verdict("incorrect", False, extracted=cands[-1][:200] + "...", method="length",
                        reason=f"extracted answer longer than {MAX_ANSWER_CHARS} characters")
-    preds = [normalize(c, unit=req.unit) for c in cands]
+    preds = [normalize(c, unit=unit) for c in cands]
     distinct = list(dict.fromkeys(compact(p.text) for p in preds))
     extracted = cands[-1]
     if len(distinct) > 1:

@@ -31,14 +31,16 @@ _CMD_ALIASES = (
     (re.compile(r"\\(?:dots|ldots|cdots)(?![a-zA-Z])"), r"\\ldots"), (re.compile(r"\\varnothing|\\emptyset"), r"\\emptyset"),
 )
 # Units stripped from the end of numeric answers (whole words only). Not exhaustive by design:
-# benchmark units come from metadata; this list covers what models habitually append.
+# benchmark units come from metadata; this list covers what models habitually append. Bare
+# single letters (m, s, h, g, l) are left out: "5 m" may be 5m; `\text{ m}` is still stripped.
 _UNIT_WORDS = (
-    "cm", "mm", "km", "m", "dm", "in", "inch", "inches", "ft", "feet", "foot", "yd", "yards", "mi",
-    "miles", "cm^2", "m^2", "cm^3", "m^3", "kg", "g", "mg", "lb", "lbs", "pounds", "s", "sec",
-    "seconds", "min", "minutes", "h", "hr", "hours", "days", "weeks", "years", "units",
-    "square units", "sq units", "dollars", "cents", "euros", "degrees", "radians", "rad", "ml", "l",
-    "liters", "litres", "meters", "metres", "centimeters", "centimetres", "millimeters",
-    "millimetres", "kilometers", "kilometres", "grams", "kilograms", "units^2", "sq cm", "sq m", "km/h", "m/s", "mph", "kmh", "people", "students", "ways", "times",
+    "cm", "mm", "km", "dm", "in", "inch", "inches", "ft", "feet", "foot", "yd", "yards", "mi",
+    "miles", "cm^2", "m^2", "cm^3", "m^3", "kg", "mg", "lb", "lbs", "pounds", "sec", "seconds",
+    "min", "minutes", "hr", "hours", "days", "weeks", "years", "units", "square units",
+    "sq units", "dollars", "cents", "euros", "degrees", "radians", "rad", "ml", "liters", "litres",
+    "meters", "metres", "centimeters", "centimetres", "millimeters", "millimetres", "kilometers",
+    "kilometres", "grams", "kilograms", "units^2", "sq cm", "sq m", "km/h", "m/s", "mph", "kmh",
+    "people", "students", "ways", "times",
 )
 _UNIT_TAIL_RE = re.compile(
     r"^(?P<num>.*?[\d}.])\s*(?:\\(?:text|mathrm|mbox)\s*\{\s*~?\s*[^{}]*\}\s*(?:\^\s*\{?\d\}?)?|\s(?i:"
@@ -104,6 +106,15 @@ def strip_unit(s: str, unit: str | None) -> str:
             break
         s = m.group("num").rstrip()
     return s
+
+
+_GOLD_UNIT_RE = re.compile(r"[\d}]\s*\\(?:text|mathrm|mbox)\s*\{\s*~?\s*([^{}]+?)\s*\}\s*$")
+
+
+def gold_unit(gold: str) -> str | None:
+    """The unit a gold spells out at its end (`63.3 \\mathrm{~g}` -> `g`), to strip it bare from predictions."""
+    m = _GOLD_UNIT_RE.search(basic(gold))
+    return m.group(1) if m else None
 
 
 def strip_assignment(s: str) -> str:
