@@ -50,6 +50,8 @@ def _gold_problem(raw: str, options: tuple[str, ...] | None, answer_type: str | 
         return "gold answer contains control characters (e.g. a JSON \\f escape bug upstream)"
     if not balanced(raw):
         return "gold answer has unbalanced braces"
+    if not normalize(raw, unit=unit).text:
+        return f"gold answer {raw[:40]!r} is empty once formatting is removed"
     kind = answer_kind(req)
     if kind in ("choice", "multi_choice") and not gold_letters(req.gold, req.options):
         return f"answer_type {kind} but gold {raw[:40]!r} is neither option letter(s) nor an option's text"
@@ -112,6 +114,9 @@ def judge(req: Request, *, symbolic: bool) -> Verdict:
                            reason=f"{len(distinct)} different boxed answers for one gold answer")
     else:
         pred_n = preds[-1]
+    if not pred_n.text:
+        return Verdict("no_answer", False, extracted=extracted[:MAX_ANSWER_CHARS],
+                       reason="the extracted answer is empty once formatting is removed")
 
     if kind == "boolean":
         gb = _BOOL.get(strip_text_wrappers(gold_n.text).lower())

@@ -163,6 +163,9 @@ class VerifierPool:
         if self._closed:
             raise RuntimeError("VerifierPool is closed; create a new one")
         w = self._acquire()
+        while w.proc.poll() is not None:  # died while idle (OOM killer, kill -9): not this item's fault
+            self._discard(w)
+            w = self._acquire()
         start = time.perf_counter()
         try:
             w.conn.send((kind, req))

@@ -140,3 +140,11 @@ def test_invalid_metadata_raises_with_the_fix() -> None:
 def test_garbage_never_raises() -> None:
     for junk in ["\\", "{" * 5000, "}" * 5000, "\\frac{", "^^^^", "\\begin{pmatrix}", "$" * 100, "\x00" * 10]:
         assert verify(gold="5", pred=f"\\boxed{{{junk}}}").status in ("incorrect", "no_answer")
+
+
+def test_worker_killed_while_idle_is_replaced_transparently(pool: VerifierPool) -> None:
+    (w,) = list(pool._idle.queue)
+    w.proc.kill()
+    w.proc.wait(10)
+    (v,) = pool.verify_many([{**SYMBOLIC_OK, "timeout": 30}])
+    assert v.status == "correct"
