@@ -109,6 +109,12 @@ def judge(req: Request, *, symbolic: bool) -> Verdict:
             pred_n = normalize(", ".join(p.text for p in preds))
             extracted = ", ".join(cands)
         else:
+            # several boxes: fine only if every one is the gold answer (`3` and `6/2`), else a hedge
+            comp = Comparator(req, symbolic=symbolic)
+            if all(balanced(p.text) and comp.compare(gold_n, p).status == "correct" for p in preds):
+                return Verdict("correct", True, extracted=extracted[:MAX_ANSWER_CHARS], gold_parsed=gold_n.text,
+                               pred_parsed=preds[-1].text, method="all_boxes_agree",
+                               reason=f"{len(distinct)} boxed forms, all equal to the gold")
             return Verdict("incorrect", False, extracted=" | ".join(cands)[:MAX_ANSWER_CHARS],
                            gold_parsed=gold_n.text, method="hedge",
                            reason=f"{len(distinct)} different boxed answers for one gold answer")

@@ -125,6 +125,3 @@ def numbers_match(
         return round_to(p, gold.places) == g, "gold_places"
     return False, "exact_number"
 
-
-def float_value(n: Num) -> float:
-    return float(n.value)

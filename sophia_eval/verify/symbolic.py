@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 import re
-from fractions import Fraction
 from typing import Any
 
 from sophia_eval.verify.guard import check_bounds
@@ -215,11 +214,3 @@ def _relations_equal(gold: Any, pred: Any) -> tuple[bool, str]:
         return False, "equation"
     return True, "equation"
 
-
-def as_fraction(e: Any) -> Fraction | None:
-    """Exact rational value of a sympy number, else None."""
-    import sympy
-
-    if isinstance(e, sympy.Rational):
-        return Fraction(int(e.p), int(e.q))
-    return None
