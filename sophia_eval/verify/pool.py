@@ -207,7 +207,10 @@ def _request_from_item(item: Mapping[str, Any], timeout: float, index: int) -> R
     unknown = set(kw) - allowed
     if unknown:
         raise KeyError(f"verify_many item {index}: unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
-    return make_request(**kw)
+    try:
+        return make_request(**kw)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"verify_many item {index}: {exc}") from None
 
 
 _DEFAULT: VerifierPool | None = None

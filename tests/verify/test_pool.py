@@ -148,3 +148,8 @@ def test_worker_killed_while_idle_is_replaced_transparently(pool: VerifierPool) 
     w.proc.wait(10)
     (v,) = pool.verify_many([{**SYMBOLIC_OK, "timeout": 30}])
     assert v.status == "correct"
+
+
+def test_invalid_item_metadata_names_the_item(pool: VerifierPool) -> None:
+    with pytest.raises(ValueError, match="item 1: answer_type"):
+        pool.verify_many([{"gold": "1", "pred": "1"}, {"gold": "1", "pred": "1", "answer_type": "bogus"}])
