@@ -480,12 +480,18 @@ def _package_version() -> str:
 
 
 def _git_sha() -> str | None:
+    """Commit of the sophia-eval source tree, or None (installed wheel, or not a git checkout)."""
     import subprocess
 
+    here = Path(__file__).resolve()
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5)
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=here.parent, capture_output=True,
+                             text=True, timeout=5).stdout.strip()
+        if not top or here.relative_to(Path(top).resolve()).as_posix() != "sophia_eval/harness.py":
+            return None  # e.g. a venv inside some other repository: that repo's sha is not ours
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=top, capture_output=True, text=True, timeout=5)
         return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, ValueError, subprocess.SubprocessError):
         return None
 
 
