@@ -14,6 +14,7 @@ from sophia_eval.verify.normalize import (
     Normalized, compact, expand_pm, split_top_level, strip_assignment, strip_text_wrappers,
 )
 from sophia_eval.verify.numbers import Num, numbers_match, parse_number
+from sophia_eval.verify.probe import clearly_different
 from sophia_eval.verify.types import MAX_ANSWER_CHARS, Request
 
 
@@ -191,6 +192,10 @@ class Comparator:
             return False
         if _JUXTAPOSED_NUMBERS_RE.search(p):
             self._last_method = "ambiguous"  # "2 3" is neither 23 nor 2*3 nor a list: not an answer
+            return False
+        if self._tol(i) is None and self.req.rel_tolerance is None and self.req.precision is None \
+                and clearly_different(g, p):
+            self._last_method = "numeric_probe"  # values differ at a probe point: no sympy needed
             return False
         if not self.symbolic:
             raise NeedsSymbolic
