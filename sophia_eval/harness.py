@@ -263,11 +263,14 @@ def run(
     bench: BenchmarkInfo | None = None,
     progress: bool = True,
     on_batch: Callable[[int, int], None] | None = None,
+    generator_factory: Callable[[], Generator] | None = None,
 ) -> Path:
     """Evaluate `config.model` on `config.benchmark`; return the run directory.
 
     `generator`, `samples` and `bench` may be injected (tests, SOPHIA sampling, custom data);
-    otherwise they come from `make_generator`, `load_samples` and the registry.
+    otherwise they come from `make_generator`, `load_samples` and the registry. With
+    `generator_factory`, the model is loaded only if something is left to generate (a finished
+    run re-summarises without loading it).
     """
     from sophia_eval.verify import VERIFIER_VERSION, VerifierPool
     from sophia_eval import prompts
@@ -295,10 +298,15 @@ def run(
     hashes = [prompts.prompt_hash(c) for c in conversations]
     gen_cfg = p.generation_config()
 
+    if generator is None and _all_recorded(out, cfg, [s.id for s in chosen], p.n):
+        return _finish(RunStore.open(out))
     if generator is None:
-        from sophia_eval.backends import make_generator
+        if generator_factory is None:
+            from sophia_eval.backends import make_generator
 
-        generator = make_generator(config.backend, config.model, **dict(config.backend_options))
+            generator = make_generator(config.backend, config.model, **dict(config.backend_options))
+        else:
+            generator = generator_factory()
     meta = {
         "config": cfg,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -353,6 +361,20 @@ def run(
                 )
     finalize(store)
     return out
+
+
+def _all_recorded(out: Path, cfg: Mapping[str, Any], items: Sequence[str], n: int) -> bool:
+    """True when `out` holds this config's run with a non-error record for every (item, sample)."""
+    store = RunStore(out)
+    if not store.run_file.exists() or store.meta.get("config_hash") != config_hash(cfg):
+        return False
+    done = {k for k, r in latest_records(store).items() if r.get("status") != "error"}
+    return all((i, j) in done for i in items for j in range(n))
+
+
+def _finish(store: RunStore) -> Path:
+    finalize(store)
+    return store.path
 
 
 def finalize(store: RunStore) -> dict[str, Any]:

@@ -193,7 +193,16 @@ def _run(console: Any, *, model: str | None, benchmark: str | None, backend: str
 
         torch.set_num_threads(threads)
     refs = [b.strip() for b in benchmark.split(",") if b.strip()]
-    generator = None
+    loaded: list[Any] = []
+
+    def load_model() -> Any:  # once for all benchmarks, and only if something is left to generate
+        if not loaded:
+            from sophia_eval.backends import make_generator
+
+            with console.status(f"loading {model} ({backend})"):
+                loaded.append(make_generator(backend, model, **options))
+        return loaded[0]
+
     rows = []
     for ref in refs:
         bench = harness.benchmark_info(ref)
@@ -207,14 +216,9 @@ def _run(console: Any, *, model: str | None, benchmark: str | None, backend: str
         if out and len(refs) > 1:
             cfg = harness.run_config_record(config, bench)
             config = harness.RunConfig(**{**config.__dict__, "out": str(Path(out) / harness.default_out(config, bench, cfg).name)})
-        if generator is None:  # one model load for all benchmarks
-            from sophia_eval.backends import make_generator
-
-            with console.status(f"loading {model} ({backend})"):
-                generator = make_generator(backend, model, **options)
         if judge is None and bench.judge == "required":
             console.print(f"[yellow]note:[/] {bench.name}'s official protocol uses an LLM judge; none configured "
                           "(--judge-url/--judge-model), so it is scored by rules only.")
-        path = harness.run(config, generator=generator, samples=samples, bench=bench, progress=progress)
+        path = harness.run(config, samples=samples, bench=bench, progress=progress, generator_factory=load_model)
         rows.append((ref, path, RunStore.open(path).meta["summary"]))
     return rows

@@ -220,3 +220,26 @@ def test_cli_merge_reports_missing_shard(tmp_path):
     shard = _run(tmp_path / "s0", shard=(0, 2))
     result = CliRunner().invoke(app, ["merge", str(shard), "--out", str(tmp_path / "m")])
     assert result.exit_code == 2 and "missing shard" in result.output
+
+
+def test_finished_run_is_resummarised_without_loading_the_model(tmp_path):
+    out = tmp_path / "r"
+    _run(out)
+
+    def never():
+        raise AssertionError("model loaded for a finished run")
+
+    path = harness.run(toy_config(out), samples=toy_samples(), bench=BENCH, progress=False, generator_factory=never)
+    assert RunStore.open(path).meta["summary"]["n_items"] == 12
+
+
+def test_unfinished_run_loads_the_model_through_the_factory(tmp_path):
+    loaded = []
+
+    def factory():
+        loaded.append(1)
+        return FakeGenerator()
+
+    harness.run(toy_config(tmp_path / "r"), samples=toy_samples(), bench=BENCH, progress=False,
+                generator_factory=factory)
+    assert loaded == [1]
