@@ -7,14 +7,12 @@ from functools import lru_cache
 
 from sophia_eval.verify.choice import choice_match, gold_letters, pred_letters
 from sophia_eval.verify.compare import Comparator, NeedsSymbolic, Outcome, _split_multi
-from sophia_eval.verify.extract import ExtractionPolicy, extract_candidates, get_policy
+from sophia_eval.verify.extract import extract_candidates, get_policy
 from sophia_eval.verify.normalize import balanced, compact, gold_unit, normalize, strip_text_wrappers
 from sophia_eval.verify.types import MAX_ANSWER_CHARS, Request, Verdict
 
 _BOOL = {"yes": True, "true": True, "correct": True, "是": True, "对": True,
          "no": False, "false": False, "incorrect": False, "否": False, "不": False, "错": False}
-_RAW = ExtractionPolicy(name="raw", strip_think=False, boxed=False, answer_tags=False, phrases=(),
-                        whole_text_max_chars=0)
 
 
 def answer_kind(req: Request) -> str | None:
@@ -63,11 +61,9 @@ def _gold_problem(raw: str, options: tuple[str, ...] | None, answer_type: str | 
 
 
 def candidates(req: Request, kind: str | None) -> list[str]:
-    policy = _RAW if req.policy == "raw" else get_policy(
-        req.policy if req.policy is not None else ("choice" if kind in ("choice", "multi_choice") else None))
-    if policy is _RAW:
-        return [req.pred.strip()] if req.pred.strip() else []
-    return extract_candidates(req.pred, policy)
+    """Answers in the response by the item's policy (choice items default to the `choice` one)."""
+    default = "choice" if kind in ("choice", "multi_choice") else None
+    return extract_candidates(req.pred, get_policy(req.policy if req.policy is not None else default))
 
 
 def judge(req: Request, *, symbolic: bool) -> Verdict:

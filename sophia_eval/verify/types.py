@@ -93,6 +93,13 @@ def make_request(
     unit: str | None = None, multiple: bool = False, policy: Any = None, timeout: float = 2.0,
 ) -> Request:
     """Coerce loosely typed metadata (benchmark strings such as OlympiadBench `error`) into a Request."""
+    if policy is not None:
+        from sophia_eval.verify.extract import get_policy  # extract imports this module
+
+        try:
+            get_policy(policy)
+        except KeyError as exc:
+            raise ValueError(exc.args[0]) from None
     return Request(
         gold=gold, pred=pred,
         options=tuple(str(o) for o in options) if options else None,

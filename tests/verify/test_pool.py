@@ -153,3 +153,8 @@ def test_worker_killed_while_idle_is_replaced_transparently(pool: VerifierPool) 
 def test_invalid_item_metadata_names_the_item(pool: VerifierPool) -> None:
     with pytest.raises(ValueError, match="item 1: answer_type"):
         pool.verify_many([{"gold": "1", "pred": "1"}, {"gold": "1", "pred": "1", "answer_type": "bogus"}])
+
+
+def test_unknown_policy_is_a_metadata_error_listing_known_ones() -> None:
+    with pytest.raises(ValueError, match="lenient"):
+        verify(gold="1", pred="1", policy="nope")
