@@ -73,10 +73,4 @@ def verify_many(items: Iterable[Mapping[str, Any]], *, workers: int | None = Non
 
     Uses the process-wide warm pool (grown to `workers` processes if asked for more).
     """
-    pool = default_pool(workers)
-    saved = pool.timeout
-    pool.timeout = timeout
-    try:
-        return pool.verify_many(items)
-    finally:
-        pool.timeout = saved
+    return default_pool(workers).verify_many(items, timeout=timeout)

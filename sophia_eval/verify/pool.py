@@ -181,11 +181,14 @@ class VerifierPool:
                        reason=f"check exceeded its {req.timeout:g} s budget "
                               f"({time.perf_counter() - start:.2f} s); worker killed and replaced")
 
-    def verify_many(self, items: Iterable[Mapping[str, Any]]) -> list[Verdict]:
-        """Verdicts for `items` (mappings with `gold`, `pred` and optional metadata), in order."""
+    def verify_many(self, items: Iterable[Mapping[str, Any]], *, timeout: float | None = None) -> list[Verdict]:
+        """Verdicts for `items` (mappings with `gold`, `pred` and optional metadata), in order.
+
+        `timeout` is the budget for items without their own (default: the pool's)."""
         from sophia_eval.verify.api import _check
 
-        reqs = [_request_from_item(it, self.timeout, i) for i, it in enumerate(items)]
+        budget = self.timeout if timeout is None else timeout
+        reqs = [_request_from_item(it, budget, i) for i, it in enumerate(items)]
         if not reqs:
             return []
         threads = min(self.max_workers, len(reqs))
