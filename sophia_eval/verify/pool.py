@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any, Iterable, Mapping
@@ -90,6 +91,8 @@ class VerifierPool:
         self._pid = os.getpid()
         self.restarts = 0
         """Workers killed for overrunning their budget (or dying) and replaced."""
+        # a pool dropped without close() still stops its idle workers (at collection or exit)
+        weakref.finalize(self, _stop_idle, self._idle, self._pid)
 
     def __enter__(self) -> "VerifierPool":
         return self
@@ -214,6 +217,16 @@ def _request_from_item(item: Mapping[str, Any], timeout: float, index: int) -> R
         return make_request(**kw)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"verify_many item {index}: {exc}") from None
+
+
+def _stop_idle(idle: "queue.LifoQueue[_Worker]", pid: int) -> None:
+    if os.getpid() != pid:
+        return
+    while True:
+        try:
+            idle.get_nowait().stop()
+        except queue.Empty:
+            return
 
 
 _DEFAULT: VerifierPool | None = None

@@ -158,3 +158,13 @@ def test_invalid_item_metadata_names_the_item(pool: VerifierPool) -> None:
 def test_unknown_policy_is_a_metadata_error_listing_known_ones() -> None:
     with pytest.raises(ValueError, match="lenient"):
         verify(gold="1", pred="1", policy="nope")
+
+
+def test_dropped_pool_stops_its_workers() -> None:
+    import gc
+
+    p = VerifierPool(workers=1).start()
+    proc = next(iter(p._idle.queue)).proc
+    del p
+    gc.collect()
+    assert proc.wait(10) is not None
