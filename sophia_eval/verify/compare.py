@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from sophia_eval.verify.normalize import (
-    Normalized, compact, expand_pm, split_top_level, strip_assignment, strip_text_wrappers,
+    Normalized, compact, expand_pm, split_top_level, strip_assignment, strip_membership, strip_text_wrappers,
 )
 from sophia_eval.verify.numbers import Num, numbers_match, parse_number
 from sophia_eval.verify.probe import clearly_different
@@ -66,6 +66,7 @@ class Comparator:
 
     # ---- composite forms ---------------------------------------------------------------
     def _structured(self, g: str, p: str) -> Outcome:
+        g, p = strip_membership(g), strip_membership(p)
         gm, pm = _MATRIX_RE.match(g), _MATRIX_RE.match(p)
         if gm or self.req.answer_type == "matrix":
             if not (gm and pm):

@@ -117,8 +117,19 @@ def gold_unit(gold: str) -> str | None:
     return m.group(1) if m else None
 
 
+_MEMBER_RE = re.compile(r"^\s*[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?\s*\\in\s+(?=[\[(\\])")
+
+
+def strip_membership(s: str) -> str:
+    """`x \\in [2, 5]` -> `[2, 5]` (a lone variable's membership in an interval or set)."""
+    m = _MEMBER_RE.match(s)
+    return s[m.end():].strip() if m else s
+
+
 def strip_assignment(s: str) -> str:
-    """`x = 3` -> `3` when the left side is a lone variable (incl. `f(x)`, `a_1`) and there is one `=`."""
+    """`x = 3` -> `3` when the left side is a lone variable (incl. `f(x)`, `a_1`) and there is one `=`;
+    also drops a membership prefix (`x \\in`)."""
+    s = strip_membership(s)
     if s.count("=") != 1 or any(op in s for op in ("\\leq", "\\geq", "<", ">", "\\neq")):
         return s
     lhs, rhs = s.split("=")
