@@ -147,6 +147,7 @@ def _clean_tail(s: str) -> str:
         return m.group(1).strip()
     s = s.split("\n", 1)[0].strip()
     s = re.sub(r"[.。](?:\s.*)?$", "", s)  # cut at the end of the sentence (a decimal point has no space after it)
+    s = re.sub(r",\s+(?:[a-z]{3,}|[A-Z][a-z]{2,})\b.*$", "", s)  # "5, since ...": prose after a comma
     return s.strip().strip("*").strip()
 
 
