@@ -72,6 +72,12 @@ def to_sympy(s: str) -> Any:
         raise SymbolicError(f"could not parse {s[:60]!r} as one expression")
     if isinstance(expr, sympy.Basic) and expr.has(sympy.zoo, sympy.nan):
         raise SymbolicError(f"{s[:60]!r} is undefined (division by zero)")
+    if isinstance(expr, sympy.Basic) and expr.atoms(sympy.Float):
+        # a written decimal is an exact rational (0.5x is x/2; 0.333 is not 1/3), as in numbers.py
+        try:
+            expr = expr.xreplace({f: sympy.Rational(str(f)) for f in expr.atoms(sympy.Float)})
+        except (AttributeError, TypeError, ValueError):  # some parser-made objects refuse xreplace
+            pass
     return expr
 
 
