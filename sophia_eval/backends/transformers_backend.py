@@ -150,7 +150,8 @@ class TransformersGenerator:
             dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
         else:
             dtype = getattr(torch, opts.dtype)
-        model_kwargs: dict[str, Any] = {**common, "dtype": dtype}
+        # Reuse the parsed config: for a GGUF file every from_pretrained re-reads the whole file.
+        model_kwargs: dict[str, Any] = {**common, "dtype": dtype, "config": config}
         if opts.attn_implementation:
             model_kwargs["attn_implementation"] = opts.attn_implementation
         if use_map:
