@@ -117,3 +117,22 @@ def _processor_chat_template(model: str, **kwargs: Any) -> str | None:
 def tokenizer_of(processor: Any) -> Any:
     """The tokenizer inside a processor (or the processor itself when it is a tokenizer)."""
     return getattr(processor, "tokenizer", processor)
+
+
+def save_processor(processor: Any, path: Path) -> None:
+    """Save the processor so that `load_processor` rebuilds the same one.
+
+    The no-torchvision fallback of `load_processor` is a subclass named `...ImageOnly`; its own
+    `save_pretrained` would record that name, which no loader knows. Save its parts as the
+    original checkpoint lays them out instead, under the parent class name.
+    """
+    cls = type(processor)
+    if not cls.__name__.endswith("ImageOnly"):
+        processor.save_pretrained(path)
+        return
+    processor.tokenizer.save_pretrained(path)
+    processor.image_processor.save_pretrained(path)
+    (Path(path) / "processor_config.json").write_text(
+        json.dumps({"processor_class": cls.__mro__[1].__name__}), encoding="utf-8")
+    if processor.chat_template:
+        (Path(path) / "chat_template.jinja").write_text(processor.chat_template, encoding="utf-8")

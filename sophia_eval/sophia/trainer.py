@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from sophia_eval.backends.hf_loading import save_processor
 from sophia_eval.sophia.behaviour import aligned_old_logprobs
 from sophia_eval.sophia.config import TrainConfig
 from sophia_eval.sophia.dataset import TrainExample, collate, encode
@@ -162,25 +163,6 @@ def _save_hf(accelerator: Any, model: Any, processor: Any, path: Path) -> None:
     if accelerator.is_main_process:
         accelerator.unwrap_model(model).save_pretrained(path, state_dict=state, save_function=accelerator.save)
         save_processor(processor, path)
-
-
-def save_processor(processor: Any, path: Path) -> None:
-    """Save the processor so that `load_processor` rebuilds the same one.
-
-    The no-torchvision fallback of `hf_loading.load_processor` is a subclass named `...ImageOnly`;
-    its own `save_pretrained` would record that name, which no loader knows. Save its parts as
-    the original checkpoint lays them out instead, under the parent class name.
-    """
-    cls = type(processor)
-    if not cls.__name__.endswith("ImageOnly"):
-        processor.save_pretrained(path)
-        return
-    processor.tokenizer.save_pretrained(path)
-    processor.image_processor.save_pretrained(path)
-    (Path(path) / "processor_config.json").write_text(
-        json.dumps({"processor_class": cls.__mro__[1].__name__}), encoding="utf-8")
-    if processor.chat_template:
-        (Path(path) / "chat_template.jinja").write_text(processor.chat_template, encoding="utf-8")
 
 
 def _save_checkpoint(accelerator, model, processor, out: Path, step: int, state: dict, keep: int) -> Path:
