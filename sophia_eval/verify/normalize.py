@@ -58,6 +58,7 @@ class Normalized:
 
 
 _PLAIN_RE = re.compile(r"[A-Za-z0-9 .,+\-/()^=]*")
+_BARE_NEG_EXP_RE = re.compile(r"\^\s*-\s*(\d+)(?![\d.])")
 
 
 @lru_cache(maxsize=16384)  # golds and option texts recur across samples; pure function of `s`
@@ -66,6 +67,8 @@ def basic(s: str) -> str:
     if _PLAIN_RE.fullmatch(s):  # common case: nothing to remove but spacing and a final period
         return re.sub(r"\s+", " ", s).strip().rstrip(".").strip()
     s = _CTRL_RE.sub(" ", s)
+    s = s.replace("`", "")  # markdown code quotes around LaTeX (`$`\\sqrt{2}`$`) carry no meaning
+    s = _BARE_NEG_EXP_RE.sub(r"^{-\1}", s)  # 10^-5: TeX reads 10^{-}5; every writer means 10^{-5}
     for k, v in _UNICODE.items():
         if k in s:
             s = s.replace(k, v)
