@@ -25,12 +25,17 @@ class SymbolicError(Exception):
 # almost always variables: \gamma/\Gamma (EulerGamma / the gamma function: "\gamma+1" parses as
 # gamma(+1) = 1), E (a number token: "E_{1}" fails), I (the imaginary unit).
 _SYMBOL_REWRITES = (
+    (re.compile(r"\\mathcal\s*\{([A-Za-z])\}"), r"\1"),  # \mathcal{E} (an EMF) names the letter
     (re.compile(r"\\(?:vec|overrightarrow)\s*\{([^{}]*)\}"), r"\1"),  # a vector's name is its letter
+    (re.compile(r"([A-Za-z])\s*\\odot(?![a-zA-Z])"), r"\1_{odot}"),  # L \odot: the solar L_{\odot}
     (re.compile(r"_\{\s*\\([a-zA-Z]+)\s*\}"), r"_{\1}"),  # r_{\max}, L_{\odot}: names, not commands
     (re.compile(r"\\gamma(?![a-zA-Z])"), r"\\mathrm{gam}"),
     (re.compile(r"\\Gamma(?![a-zA-Z])(?!\s*\()"), r"\\mathrm{Gam}"),
     (re.compile(r"(?<![\\a-zA-Z])(?<!\\mathrm\{)E(?![a-zA-Z])(?!\s*[+-]?\d)"), r"\\mathrm{E}"),
     (re.compile(r"(?<![\\a-zA-Z])(?<!\\mathrm\{)I(?![a-zA-Z])"), r"\\mathrm{I}"),
+    # a subscripted e/E after other letters (2 m e_{0}, 2mE_k) is a variable; a command's letters
+    # (preceded by a backslash) never start the run
+    (re.compile(r"(?<![\\a-zA-Z])([a-zA-Z]*?)([eE])(?=\s*_)"), r"\1\\mathrm{\2}"),
 )
 
 
