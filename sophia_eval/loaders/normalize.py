@@ -165,6 +165,17 @@ def strip_answer(d: Draft) -> None:
         d["answer"] = d["answer"].strip()
 
 
+_CODE_CALL = re.compile(r"\b(?:np|numpy|math)\.(arcsin|arccos|arctan|sin|cos|tan|sqrt|log|exp|pi)\b")
+
+
+def numpy_calls(d: Draft) -> None:
+    """A gold written as Python code ('np.arcsin(10/13)', Minerva Math) uses the LaTeX function
+    name instead ('\\arcsin(10/13)'); 'np.pi' becomes '\\pi'. Only these known names are mapped."""
+    a = d.get("answer")
+    if isinstance(a, str) and "." in a:
+        d["answer"] = _CODE_CALL.sub(lambda m: "\\" + m.group(1), a)
+
+
 def fix_degree_mojibake(d: Draft) -> None:
     """'°' mis-decoded as GBK shows as '掳' (MathVerse answers such as '118掳T')."""
     if isinstance(d.get("answer"), str):
@@ -294,7 +305,7 @@ NORMALIZERS: dict[str, Callable[[Draft], None]] = {
     f.__name__: f
     for f in (
         stringified_lists, bool_strings, join_answer_list, first_of_alternatives, olympiad_tolerance,
-        none_strings, fix_json_escapes, fullwidth_to_ascii, unwrap_boxed, last_boxed, strip_answer, fix_degree_mojibake,
+        none_strings, fix_json_escapes, fullwidth_to_ascii, unwrap_boxed, last_boxed, strip_answer, fix_degree_mojibake, numpy_calls,
         choice_if_options, letter_gold_is_choice, letters_gold, option_text_to_letter,
         hint_from_query, options_from_question, semicolon_options, strip_cot_suffix,
         markdown_image_urls,

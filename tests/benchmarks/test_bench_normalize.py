@@ -74,3 +74,9 @@ def test_olympiad_tolerance_rejects_words():
 def test_bool_strings_rejects_other_words():
     with pytest.raises(DataError, match="True'/'False"):
         run("bool_strings", multiple="yes")
+
+
+def test_numpy_calls_become_latex_function_names():
+    assert run("numpy_calls", answer="np.arcsin(10/13)")["answer"] == "\\arcsin(10/13)"
+    assert run("numpy_calls", answer="2*np.pi")["answer"] == "2*\\pi"
+    assert run("numpy_calls", answer="snp.x + 0.5")["answer"] == "snp.x + 0.5"
