@@ -20,7 +20,8 @@ from sophia_eval.data import DataError, load_samples, resolve_data_dir
 from sophia_eval.prompts import SYSTEM_PROMPTS, build_messages, prompt_hash
 from sophia_eval.protocols import PRESETS, Protocol, get_protocol
 from sophia_eval.metrics import pass_at_k, summarize
-from sophia_eval.harness import HarnessError, RunConfig, merge, rescore, run
+from sophia_eval.harness import HarnessError, RunConfig, rescore, run
+from sophia_eval.shards import merge
 from sophia_eval.judge import Judge, JudgeConfig
 from sophia_eval.importers import ImportFormatError, import_jsonl, import_lmms
 

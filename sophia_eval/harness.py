@@ -25,6 +25,7 @@ from sophia_eval import metrics
 from sophia_eval.backends.base import Completion, GenerationConfig, Generator
 from sophia_eval.protocols import Protocol, get_protocol
 from sophia_eval.sample import Sample
+from sophia_eval.progress import Progress
 from sophia_eval.store import RunStore, config_hash
 
 TIMING_FIELDS = ("latency_s", "verify_elapsed_s")
@@ -337,7 +338,7 @@ def run(
     pending = [t for t in pending if t[3]]
     judge = _make_judge(config, bench)
     total = sum(len(t[3]) for t in pending)
-    with VerifierPool(config.verify_workers, config.verify_timeout) as pool, _Progress(
+    with VerifierPool(config.verify_workers, config.verify_timeout) as pool, Progress(
         f"{bench.name} · {model_slug(config.model)}", total, enabled=progress
     ) as bar:
         failures = 0
@@ -402,7 +403,7 @@ def rescore(
 
     store = RunStore.open(run_dir)
     records = list(latest_records(store).values())
-    with VerifierPool(workers, timeout) as pool, _Progress(f"re-scoring {Path(run_dir).name}", len(records), enabled=progress) as bar:
+    with VerifierPool(workers, timeout) as pool, Progress(f"re-scoring {Path(run_dir).name}", len(records), enabled=progress) as bar:
         for start in range(0, len(records), chunk):
             part = records[start : start + chunk]
             score_records(part, pool, judge)
@@ -410,62 +411,6 @@ def rescore(
     store.replace_records(records)
     store.update_meta(verifier_version=VERIFIER_VERSION, rescored_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     return finalize(store)
-
-
-def merge(shard_dirs: Sequence[str | Path], out: str | Path) -> Path:
-    """Combine the runs of `--shard 0/N` ... `--shard N-1/N` into one run with one summary.
-
-    Refuses shards of different configs, a missing or repeated shard, a duplicated (item, sample)
-    record, and any expected (item, sample) that no shard recorded.
-    """
-    stores = [RunStore.open(d) for d in shard_dirs]
-    metas = [s.meta for s in stores]
-    base = None
-    seen: dict[int, Path] = {}
-    counts = set()
-    for store, meta in zip(stores, metas):
-        cfg = dict(meta["config"])
-        shard = cfg.pop("shard", None)
-        if shard is None:
-            raise HarnessError(f"{store.run_file}: not a shard (config.shard is null); merge takes --shard runs")
-        index, count = int(shard[0]), int(shard[1])
-        counts.add(count)
-        if index in seen:
-            raise HarnessError(f"shard {index}/{count} given twice: {seen[index]} and {store.path}")
-        seen[index] = store.path
-        if base is None:
-            base = cfg
-        elif cfg != base:
-            diff = sorted(k for k in set(cfg) | set(base) if cfg.get(k) != base.get(k))
-            raise HarnessError(f"{store.run_file}: config differs from {stores[0].run_file} in {diff}; shards of one run must share every setting")
-    if len(counts) != 1:
-        raise HarnessError(f"shards disagree on N: {sorted(counts)}")
-    count = counts.pop()
-    absent = sorted(set(range(count)) - set(seen))
-    if absent:
-        raise HarnessError(f"missing shard(s) {[f'{i}/{count}' for i in absent]}; got {len(seen)} of {count}")
-    by_index = {int(m["config"]["shard"][0]): (s, m) for s, m in zip(stores, metas)}
-    expected_parts = [by_index[i][1].get("expected_items") or [] for i in range(count)]
-    total = sum(len(p) for p in expected_parts)
-    expected = [expected_parts[p % count][p // count] for p in range(total)]
-    records: dict[tuple[str, int], dict[str, Any]] = {}
-    owner: dict[tuple[str, int], Path] = {}
-    for i in range(count):
-        store = by_index[i][0]
-        for key, rec in latest_records(store).items():
-            if key in records:
-                raise HarnessError(f"item {key[0]} sample {key[1]} recorded by both {owner[key]} and {store.path}")
-            records[key], owner[key] = rec, store.path
-    n = int(base["generation"]["n"])
-    missing = [(item, j) for item in expected for j in range(n) if (item, j) not in records]
-    if missing:
-        raise HarnessError(f"{len(missing)} expected (item, sample) pairs have no record, e.g. {missing[:5]}; finish or resume those shards first")
-    meta = {k: v for k, v in metas[0].items() if k not in ("config", "config_hash", "summary", "schema_version")}
-    meta.update(config={**base, "shard": None}, expected_items=expected, merged_from=[str(s.path) for s in stores])
-    merged = RunStore.create_or_resume(out, meta)
-    merged.replace_records(records.values())
-    finalize(merged)
-    return Path(out)
 
 
 def _generate(generator: Generator, convs: list[Any], cfg: GenerationConfig) -> tuple[list[list[Completion]], bool]:
@@ -515,35 +460,3 @@ def _git_sha() -> str | None:
         return out.stdout.strip() or None
     except (OSError, ValueError, subprocess.SubprocessError):
         return None
-
-
-class _Progress:
-    """Rich progress bar with samples/s, tokens/s and ETA (silent when disabled)."""
-
-    def __init__(self, title: str, total: int, *, enabled: bool):
-        self.title, self.total, self.enabled = title, total, enabled and total > 0
-        self.tokens, self.started = 0, time.perf_counter()
-
-    def __enter__(self) -> "_Progress":
-        if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-            self.progress = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            )
-            self.progress.__enter__()
-            self.task = self.progress.add_task(self.title, total=self.total, rate="")
-        return self
-
-    def advance(self, samples: int, tokens: int) -> None:
-        if not self.enabled:
-            return
-        self.tokens += tokens
-        elapsed = max(time.perf_counter() - self.started, 1e-9)
-        done = self.progress.tasks[0].completed + samples
-        self.progress.update(self.task, advance=samples, rate=f"{done / elapsed:.2f} samples/s · {self.tokens / elapsed:.1f} tok/s")
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.enabled:
-            self.progress.__exit__(*exc)

@@ -125,7 +125,7 @@ def register(app: typer.Typer) -> None:
         """Combine shard runs into one run with one summary (checks missing/duplicate items)."""
         from rich.console import Console
 
-        from sophia_eval.harness import merge as merge_runs
+        from sophia_eval.shards import merge as merge_runs
         from sophia_eval.store import RunStore
 
         try:

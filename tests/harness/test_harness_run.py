@@ -6,6 +6,7 @@ import pytest
 from harness_fakes import BENCH, FakeGenerator, toy_config, toy_samples
 
 from sophia_eval import harness
+from sophia_eval.shards import merge
 from sophia_eval.protocols import get_protocol
 from sophia_eval.store import RunStore, RunStoreError
 
@@ -122,20 +123,20 @@ def _strip(records):
 def test_shards_merge_to_the_unsharded_records(tmp_path):
     whole = _records(_run(tmp_path / "whole"))
     shards = [_run(tmp_path / f"s{i}", shard=(i, 3)) for i in range(3)]
-    merged = harness.merge(shards, tmp_path / "merged")
+    merged = merge(shards, tmp_path / "merged")
     assert _strip(_records(merged)) == _strip(whole)
 
 
 def test_merged_run_has_unsharded_config_hash(tmp_path):
     whole = RunStore.open(_run(tmp_path / "whole")).meta["config_hash"]
     shards = [_run(tmp_path / f"s{i}", shard=(i, 2)) for i in range(2)]
-    assert RunStore.open(harness.merge(shards, tmp_path / "m")).meta["config_hash"] == whole
+    assert RunStore.open(merge(shards, tmp_path / "m")).meta["config_hash"] == whole
 
 
 def test_merge_refuses_a_missing_shard(tmp_path):
     shards = [_run(tmp_path / f"s{i}", shard=(i, 3)) for i in range(2)]
     with pytest.raises(harness.HarnessError, match="missing shard"):
-        harness.merge(shards, tmp_path / "m")
+        merge(shards, tmp_path / "m")
 
 
 def test_merge_refuses_duplicate_records(tmp_path):
@@ -143,7 +144,7 @@ def test_merge_refuses_duplicate_records(tmp_path):
     store = RunStore.open(shards[1])
     store.append([_records(shards[0])[0]])
     with pytest.raises(harness.HarnessError, match="recorded by both"):
-        harness.merge(shards, tmp_path / "m")
+        merge(shards, tmp_path / "m")
 
 
 def test_merge_refuses_missing_items(tmp_path):
@@ -151,7 +152,7 @@ def test_merge_refuses_missing_items(tmp_path):
     store = RunStore.open(shards[0])
     store.replace_records(_records(shards[0])[1:])
     with pytest.raises(harness.HarnessError, match="have no record"):
-        harness.merge(shards, tmp_path / "m")
+        merge(shards, tmp_path / "m")
 
 
 def test_parse_shard_rejects_bad_spec():
