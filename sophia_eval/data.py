@@ -281,7 +281,7 @@ def _build(spec: BenchmarkSpec, split: SplitSpec, part: PartSpec, where: str, re
     if d.get("id") is None:
         raise DataError(f"{where}: field {fields['id']!r} (Sample.id) is missing; expected it in every record")
     d["id"] = str(d["id"])
-    if d["id"] in spec.exclude:
+    if d["id"] in spec.exclude or d["id"] in split.exclude:
         return d["id"]
     for fname in ("question", "answer"):
         if d.get(fname) is None:
@@ -367,7 +367,7 @@ def load_split(spec: BenchmarkSpec, split: str | None = None, *, data_dir: str |
                 continue
             out = _build(spec, s, part, where, rec, layout, root, answer_types, require_images)
             if isinstance(out, str):
-                report.excluded[out] = spec.exclude[out]
+                report.excluded[out] = s.exclude.get(out) or spec.exclude[out]
                 continue
             if out.id in seen:
                 raise DataError(f"{where}: duplicate item id {out.id!r} (first at {seen[out.id]}); ids must be unique in a split")

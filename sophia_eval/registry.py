@@ -120,6 +120,8 @@ class SplitSpec:
     """One line on what the split is."""
     fields: Mapping[str, Any] = field(default_factory=dict)
     """Overrides of the benchmark's field mapping for this split (e.g. a vision-only setting)."""
+    exclude: Mapping[str, str] = field(default_factory=dict)
+    """Item id -> reason, for this split only (ids that name another item in other splits)."""
 
 
 @dataclass(frozen=True)
@@ -279,7 +281,7 @@ def _parse_split(ctx: _Ctx, name: str, obj: Any) -> SplitSpec:
     where = f"splits.{name}"
     if name != name.lower() or not name.replace("_", "").isalnum():
         raise ctx.err(where, "split names must be lower_snake_case (letters, digits, underscores)")
-    m = ctx.mapping(obj, where, {"n_items"}, {"local", "hub", "categories", "parts", "where", "description", "fields"})
+    m = ctx.mapping(obj, where, {"n_items"}, {"local", "hub", "categories", "parts", "where", "description", "fields", "exclude"})
     if "parts" in m:
         if {"local", "hub", "categories"} & set(m):
             raise ctx.err(where, "use either `parts` or a single `local`/`hub`/`categories`, not both")
@@ -296,7 +298,11 @@ def _parse_split(ctx: _Ctx, name: str, obj: Any) -> SplitSpec:
         raise ctx.err(f"{where}.where", "expected a mapping field -> value or list of values")
     filters = {str(k): tuple(v) if isinstance(v, list) else (v,) for k, v in where_raw.items()}
     fields = ctx.mapping(m.get("fields") or {}, f"{where}.fields", set(), set(FIELD_KEYS))
-    return SplitSpec(name, parts, n, filters, str(m.get("description") or ""), dict(fields))
+    exclude = m.get("exclude") or {}
+    if not isinstance(exclude, dict):
+        raise ctx.err(f"{where}.exclude", "expected a mapping item id -> reason")
+    return SplitSpec(name, parts, n, filters, str(m.get("description") or ""), dict(fields),
+                     {str(k): str(v) for k, v in exclude.items()})
 
 
 _TOP_REQUIRED = {"name", "title", "description", "version", "license", "homepage", "metric",

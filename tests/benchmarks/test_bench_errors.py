@@ -61,6 +61,19 @@ def test_declared_exclusion_is_reported(toy):
     assert (len(samples), report.excluded) == (1, {"b": "broken upstream"})
 
 
+def test_split_exclusion_applies_to_its_split_only(toy):
+    from tests.benchmarks.conftest import MINIMAL_SPEC
+
+    text = MINIMAL_SPEC.format(name="toy", n_items=1, fmt="jsonl", file="data.jsonl", extra="").replace(
+        "    local: {dir: toy", '    exclude: {b: "prose gold"}\n    local: {dir: toy', 1).replace(
+        "splits:\n", "splits:\n  other:\n    n_items: 2\n    local: {dir: toy, format: jsonl, files: [{path: data.jsonl}]}\n", 1)
+    _, root = toy({"data.jsonl": GOOD, "a.png": _png(), "b.png": _png()}, spec_text=text)
+    samples, report = _load(root)
+    assert (len(samples), report.excluded) == (1, {"b": "prose gold"})
+    other, other_report = load_split(get_benchmark("toy"), "other", data_dir=root)
+    assert (len(other), other_report.excluded) == (2, {})
+
+
 def test_duplicate_id_is_an_error(toy):
     _, root = toy({"data.jsonl": GOOD.replace('"id": "b"', '"id": "a"'), "a.png": _png(), "b.png": _png()})
     with pytest.raises(DataError, match="duplicate item id 'a'"):
