@@ -58,6 +58,7 @@ class Normalized:
 
 
 _PLAIN_RE = re.compile(r"[A-Za-z0-9 .,+\-/()^=]*")
+_CIRCLED_RE = re.compile(r"\s*[\u2460-\u2473]\s*")  # circled digits 1..20
 _BARE_NEG_EXP_RE = re.compile(r"\^\s*-\s*(\d+)(?![\d.])")
 
 
@@ -69,12 +70,17 @@ def basic(s: str) -> str:
     s = _CTRL_RE.sub(" ", s)
     s = s.replace("`", "")  # markdown code quotes around LaTeX (`$`\\sqrt{2}`$`) carry no meaning
     s = _BARE_NEG_EXP_RE.sub(r"^{-\1}", s)  # 10^-5: TeX reads 10^{-}5; every writer means 10^{-5}
+    circled = bool(_CIRCLED_RE.search(s))
+    if circled:  # "①1.2 Pa\u3000②450 L": numbered sub-answers (Gaokao) are a comma list
+        s = _CIRCLED_RE.sub(", ", s)
     for k, v in _UNICODE.items():
         if k in s:
             s = s.replace(k, v)
     s = s.strip().rstrip(".")  # "\\[x\\]." : the sentence's period before the delimiters
     s = s.replace("\\$", "").replace("$", "").replace("\\(", "").replace("\\)", "")
     s = re.sub(r"^\\[\[(]|\\[\])]$", "", s.strip())
+    if circled:
+        s = re.sub(r"^[\s,]+", "", s)
     s = re.sub(r"(?<!\\)\\!", "", s)  # negative thin space (32,\!348)
     s = _SPACE_CMDS_RE.sub(" ", s)
     s = _LEFT_RIGHT_RE.sub("", s)
