@@ -68,6 +68,7 @@ def basic(s: str) -> str:
     if _PLAIN_RE.fullmatch(s):  # common case: nothing to remove but spacing and a final period
         return re.sub(r"\s+", " ", s).strip().rstrip(".").strip()
     s = _CTRL_RE.sub(" ", s)
+    s = s.replace("\\_", "_")  # markdown-escaped subscript (mv\_0)
     s = s.replace("`", "")  # markdown code quotes around LaTeX (`$`\\sqrt{2}`$`) carry no meaning
     s = _BARE_NEG_EXP_RE.sub(r"^{-\1}", s)  # 10^-5: TeX reads 10^{-}5; every writer means 10^{-5}
     circled = bool(_CIRCLED_RE.search(s))
@@ -127,11 +128,13 @@ def gold_unit(gold: str) -> str | None:
 
 
 _MEMBER_RE = re.compile(r"^\s*[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?\s*\\in\s+(?=[\[(\\])")
+# "t(0,4]": a variable right before a half-open interval (a call would close with ')'), \in lost
+_MEMBER_BARE_RE = re.compile(r"^\s*[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?\s*(?=(?:\([^()\[\]]*\]|\[[^()\[\]]*\))$)")
 
 
 def strip_membership(s: str) -> str:
     """`x \\in [2, 5]` -> `[2, 5]` (a lone variable's membership in an interval or set)."""
-    m = _MEMBER_RE.match(s)
+    m = _MEMBER_RE.match(s) or _MEMBER_BARE_RE.match(s)
     return s[m.end():].strip() if m else s
 
 
