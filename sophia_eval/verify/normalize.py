@@ -138,10 +138,16 @@ def strip_membership(s: str) -> str:
     return s[m.end():].strip() if m else s
 
 
+_PROB_LABEL_RE = re.compile(r"^\s*P\s*\(\s*[A-Za-z]\s*=\s*[\w.\\{}-]+\s*\)\s*=\s*([^=<>]+)$")
+
+
 def strip_assignment(s: str) -> str:
     """`x = 3` -> `3` when the left side is a lone variable (incl. `f(x)`, `a_1`) and there is one `=`;
     also drops a membership prefix (`x \\in`)."""
     s = strip_membership(s)
+    m = _PROB_LABEL_RE.match(s)  # "P(X=2)=0.384": a probability's label, not an equation
+    if m:
+        return m.group(1).strip()
     if s.count("=") != 1 or any(op in s for op in ("\\leq", "\\geq", "<", ">", "\\neq")):
         return s
     lhs, rhs = s.split("=")
