@@ -36,8 +36,9 @@ _SYMBOL_REWRITES = (
     # a subscripted e/E after other letters (2 m e_{0}, 2mE_k) is a variable; a command's letters
     # (preceded by a backslash) never start the run
     (re.compile(r"(?<![\\a-zA-Z])([a-zA-Z]*?)([eE])(?=\s*_)"), r"\1\\mathrm{\2}"),
-    # d before a subscripted variable (8dU_1, L^2dv_0) is a length d, not a differential
-    (re.compile(r"(?<![\\a-zA-Z])([a-zA-Z]*?)d(?=\s*[A-Za-z]\s*_)"), r"\1\\mathrm{d}"),
+    # d before a subscripted variable (8dU_1, L^2dv_0) is a length d, not a differential; braced,
+    # since the grammar reads \mathrm{d}U as a differential too
+    (re.compile(r"(?<![\\a-zA-Z])([a-zA-Z]*?)d(?=\s*[A-Za-z]\s*_)"), r"\1{d}"),
 )
 
 
