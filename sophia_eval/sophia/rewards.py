@@ -9,6 +9,9 @@ Mapping from verdict to reward, as in `OutcomeReward`: `correct` -> 1.0, `incorr
 Caption reward R(c_k) = mean over its N reasoning rewards. A None reward counts as 0 there: the
 verifier could not confirm the answer, and a caption should not pass the threshold on
 unconfirmed evidence. The count of None rewards is reported so a broken gold is visible.
+For the same reason, when N (samples asked per caption) is known, samples that were never
+recorded (backend errors, an interrupted sampling run) also count as 0: R(c) divides by N, not by
+the number recorded, so 2 correct of 2 recorded out of N = 8 is 0.25, not 1.0.
 """
 
 from __future__ import annotations
@@ -50,10 +53,13 @@ def score_texts(samples: Sequence[Sample], texts: Sequence[str], *, timeout: flo
     ]
 
 
-def caption_rewards(trajectories: Iterable[Mapping[str, Any]]) -> dict[tuple[str, int], dict[str, Any]]:
+def caption_rewards(trajectories: Iterable[Mapping[str, Any]], *,
+                    num_reasonings: int | None = None) -> dict[tuple[str, int], dict[str, Any]]:
     """R(c) per (item_id, caption_index): mean of its trajectories' rewards (None counts as 0).
 
-    Returns `{key: {"reward": float, "n": int, "n_correct": int, "n_unjudged": int}}`.
+    `num_reasonings`: N, the samples asked per caption; when given, the mean is over
+    max(N, recorded) so missing samples count as 0 (a caption cannot pass alpha on partial data).
+    Returns `{key: {"reward": float, "n": int, "n_correct": int, "n_unjudged": int, "n_missing": int}}`.
     """
     groups: dict[tuple[str, int], list[float | None]] = defaultdict(list)
     for t in trajectories:
@@ -62,8 +68,10 @@ def caption_rewards(trajectories: Iterable[Mapping[str, Any]]) -> dict[tuple[str
     for key, rewards in groups.items():
         n_unjudged = sum(r is None for r in rewards)
         total = sum(r for r in rewards if r is not None)
-        out[key] = {"reward": total / len(rewards), "n": len(rewards),
-                    "n_correct": sum(r == 1.0 for r in rewards), "n_unjudged": n_unjudged}
+        denom = max(len(rewards), num_reasonings or 0)
+        out[key] = {"reward": total / denom, "n": len(rewards),
+                    "n_correct": sum(r == 1.0 for r in rewards), "n_unjudged": n_unjudged,
+                    "n_missing": denom - len(rewards)}
     return out
 
 

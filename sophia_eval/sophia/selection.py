@@ -4,7 +4,10 @@ Rule (variant `sophia`, paper Keep-1/Keep-N), per question:
   1. a caption qualifies when its reward R(c) = mean of its reasoning rewards is STRICTLY greater
      than alpha (alpha = 0.75 with N = 8 means at least 7 of 8 correct);
   2. among trajectories with R(y) = 1 under a qualifying caption, keep the `keep` shortest.
-Questions with no qualifying trajectory contribute nothing.
+Questions with no qualifying trajectory contribute nothing. When N (reasoning samples asked per
+caption) is known, R(c) is over N: samples never recorded (backend errors, interrupted sampling)
+count as 0, so a caption does not pass alpha on partial evidence (`run_selection` reads N from
+the sampling records; the summary counts `n_captions_incomplete`).
 
 Length unit (`SelectionConfig.length_unit`): `tokens` = the reasoner's completion tokens as
 reported by its backend (the paper's max length is in tokens); `chars` = characters of the text.
@@ -48,9 +51,13 @@ def _order_key(t: Mapping[str, Any], length: int, r_caption: float) -> tuple:
 
 
 def select_trajectories(trajectories: Sequence[Mapping[str, Any]],
-                        config: SelectionConfig = SelectionConfig()) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Apply the selection rule; return (selected trajectories with provenance, summary)."""
-    r_caps = caption_rewards(trajectories)
+                        config: SelectionConfig = SelectionConfig(), *,
+                        num_reasonings: int | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Apply the selection rule; return (selected trajectories with provenance, summary).
+
+    `num_reasonings`: N of the sampling run; missing samples then count as 0 in R(c).
+    """
+    r_caps = caption_rewards(trajectories, num_reasonings=num_reasonings)
     by_item: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for t in trajectories:
         by_item[str(t["item_id"])].append(t)
@@ -105,6 +112,7 @@ def summarize(trajectories: Sequence[Mapping[str, Any]], selected: Sequence[Mapp
         "kept_fraction": len(kept_items) / len(items) if items else 0.0,
         "n_captions": len(r_caps),
         "n_captions_above_alpha": sum(1 for i in r_caps.values() if i["reward"] > config.alpha),
+        "n_captions_incomplete": sum(1 for i in r_caps.values() if i.get("n_missing")),
         "n_trajectories": len(trajectories),
         "n_correct": sum(1 for t in trajectories if t.get("reward") == 1.0),
         "n_unjudged": sum(1 for t in trajectories if t.get("reward") is None),

@@ -111,3 +111,29 @@ def test_summary_kept_fraction_and_histogram():
 def test_config_rejects_unknown_variant_with_the_choices():
     with pytest.raises(ValueError, match="no_caption_reward"):
         SelectionConfig(variant="best")
+
+
+def test_missing_reasoning_samples_count_as_zero_when_n_is_known():
+    # N = 4 was asked for but only 2 trajectories of caption 0 were recorded (backend errors):
+    # both correct is 2/4 = 0.5, not 2/2 = 1.0, so the caption must not pass alpha = 0.75.
+    trajs = [_t("h", 0, 0, 1.0, 5), _t("h", 0, 1, 1.0, 6)]
+    selected, summary = select_trajectories(trajs, SelectionConfig(), num_reasonings=4)
+    assert (selected, summary["n_captions_incomplete"], summary["caption_reward_histogram"]) == (
+        [], 1, {"0.5000": 1})
+
+
+def test_run_selection_takes_n_from_the_sampling_records(tmp_path):
+    import json
+
+    from sophia_eval.sample import Sample
+    from sophia_eval.sophia.pipeline import run_selection
+    from sophia_eval.sophia.selection import EmptySelectionError
+
+    sampling = tmp_path / "sampling"
+    sampling.mkdir()
+    (sampling / "sampling.json").write_text(json.dumps({"config": {"num_captions": 1, "num_reasonings": 8}}))
+    rows = [_t("h", 0, i, 1.0, 5 + i) for i in range(6)]  # 6 of 8 recorded, all correct: R(c) = 0.75
+    (sampling / "trajectories.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    items = [Sample(benchmark="t", id="h", question="q?", answer="1", images=("/img.png",))]
+    with pytest.raises(EmptySelectionError):
+        run_selection(sampling, items, tmp_path / "sel", SelectionConfig())
