@@ -23,8 +23,10 @@ from sophia_eval.store import RunStore
 
 MAX_CATEGORY_VALUES = 40
 """Category fields with more distinct values (e.g. DynaMath seed ids) are left out of the breakdown."""
-# Not protocol: which model, how it is served, where the judge is served, and the sampling seed.
-_IGNORED_CONFIG = {"model", "backend", "generation.seed", "protocol.seed", "protocol.name", "judge.base_url"}
+# Not protocol: which model, how it is served, where the judge is served, the sampling seed, and
+# which predictions file an import read (every checkpoint's predictions come from its own file).
+_IGNORED_CONFIG = {"model", "backend", "generation.seed", "protocol.seed", "protocol.name", "judge.base_url",
+                   "source.path", "source.sha256_16"}
 
 
 class ProtocolMismatch(RuntimeError):

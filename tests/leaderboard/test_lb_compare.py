@@ -108,3 +108,19 @@ def test_different_benchmarks_are_refused(make_run):
     b = make_run("b", model="b", benchmark="math500", outcomes={"1": [True]})
     with pytest.raises(ProtocolMismatch, match="same benchmark and split only"):
         compare_runs(read_run(a), read_run(b))
+
+
+def test_imports_from_different_prediction_files_compare_without_force(make_run):
+    # `sophia-eval score --import-jsonl` records where the predictions came from (config.source:
+    # file path and hash). Two checkpoints' predictions always come from two files; that is
+    # provenance, not protocol, so it must neither block the comparison nor flag it.
+    a = make_run("a", model="a", outcomes={"1": [True], "2": [False]})
+    b = make_run("b", model="b", outcomes={"1": [True], "2": [True]})
+    for run, name in ((a, "a"), (b, "b")):
+        meta = json.loads((run / "run.json").read_text(encoding="utf-8"))
+        meta["config"]["source"] = {"path": f"/preds/{name}.jsonl", "sha256_16": name * 16}
+        (run / "run.json").write_text(json.dumps(meta), encoding="utf-8")
+    result = compare_runs(read_run(a), read_run(b))
+    assert result.differences == () and result.delta_points == pytest.approx(50.0)
+    forced = compare_runs(read_run(a), read_run(b), force=True)
+    assert forced.differences == ()
