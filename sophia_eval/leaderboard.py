@@ -349,28 +349,46 @@ def _overview(pid: str, columns: Sequence[Column], tables: Sequence[Table]) -> O
 
 
 def _charts(overviews: Sequence[Overview], pairs: Sequence[tuple[str, str]]) -> tuple[BaseChart, ...]:
-    """Published '<base> + <method>' models against their base, and requested run pairs."""
+    """Published '<base> + <method>' models against their base, and requested run pairs.
+
+    Published charts use only published rows, so a local run of a published base model (same
+    display name) neither hides its chart nor replaces its numbers. A requested pair uses each
+    model's run when there is one, else its published row; a pair on a published base with no
+    run of that base joins the published chart.
+    """
     charts = []
     for ov in overviews:
-        by_model = {r.model: r for r in ov.rows}
-        variants: dict[str, list[str]] = defaultdict(list)
-        for r in ov.rows:
-            if r.kind == "baseline" and " + " in r.model:
+        published = {r.model: r for r in ov.rows if r.kind == "baseline"}
+        ran: dict[str, OverviewRow] = {}
+        for r in ov.rows:  # rows are sorted best first: a model's best-covered run represents it
+            if r.kind == "run":
+                ran.setdefault(r.model, r)
+        bases: dict[tuple[str, str], OverviewRow] = {}
+        variants: dict[tuple[str, str], list[OverviewRow]] = defaultdict(list)
+        for r in published.values():
+            if " + " in r.model:
                 base = r.model.split(" + ")[0].strip()
-                if base in by_model and by_model[base].kind == "baseline":
-                    variants[base].append(r.model)
+                if base in published:
+                    bases[(base, "baseline")] = published[base]
+                    variants[(base, "baseline")].append(r)
         for base, ckpt in pairs:
-            if base in by_model and ckpt in by_model and ckpt not in variants[base]:
-                variants[base].append(ckpt)
-        for base, names in variants.items():
-            if not names:
+            b_row, c_row = ran.get(base) or published.get(base), ran.get(ckpt) or published.get(ckpt)
+            if b_row is None or c_row is None:
                 continue
-            cols = tuple(c for c in ov.columns if c in by_model[base].cells)
-            values = {
-                (m, c): by_model[m].cells[c].entry.value
-                for m in (base, *names) for c in cols if c in by_model[m].cells
-            }
-            charts.append(BaseChart(ov.protocol, base, tuple(names), cols, values))
+            key = (base, b_row.kind)
+            if any(v.model == ckpt for v in variants[key]):
+                continue
+            bases[key] = b_row
+            variants[key].append(c_row)
+        for key, rows in variants.items():
+            if not rows:
+                continue
+            b_row = bases[key]
+            cols = tuple(c for c in ov.columns if c in b_row.cells)
+            values = {(b_row.model, c): b_row.cells[c].entry.value for c in cols}
+            for r in rows:
+                values.update({(r.model, c): r.cells[c].entry.value for c in cols if c in r.cells})
+            charts.append(BaseChart(ov.protocol, b_row.model, tuple(r.model for r in rows), cols, values))
     return tuple(charts)
 
 

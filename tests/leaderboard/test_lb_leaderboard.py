@@ -188,3 +188,25 @@ def test_markdown_has_one_section_per_protocol_in_order(published, make_run):
         "## InternVL3.5 report reasoning suite (arXiv 2508.18265v2, Table 3)",
         "## Runs with preset 'sophia' (no published counterpart)",
     ]
+
+
+def test_a_local_run_named_like_a_published_base_keeps_the_published_chart(published, make_run):
+    # Reproducing the base model locally (same display name) must not hide the published
+    # base-vs-variants chart, nor put the run's numbers in place of the published base's.
+    board = _board(published, [make_run("r", model="InternVL3.0-38B", outcomes=_outcomes(6, 10))])
+    chart = next(c for c in board.charts if c.protocol == "sophia" and c.base == "InternVL3.0-38B")
+    deltas = {name: avg for name, _, avg in chart_deltas(chart)}
+    assert round(deltas["InternVL3.0-38B + SOPHIA"], 2) == 8.50
+    assert chart.values[("InternVL3.0-38B", ("mathvision", "test", "pass@1"))] == pytest.approx(32.93)
+
+
+def test_a_pair_of_runs_charts_the_runs_even_when_the_base_name_is_published(published, make_run):
+    runs = [make_run("base", model="InternVL3.0-38B", outcomes=_outcomes(3, 10)),
+            make_run("ckpt", model="my-ckpt", outcomes=_outcomes(6, 10))]
+    board = _board(published, runs, pairs=[("InternVL3.0-38B", "my-ckpt")])
+    col = ("mathvision", "test", "pass@1")
+    mine = [c for c in board.charts if c.protocol == "sophia" and "my-ckpt" in c.variants]
+    assert len(mine) == 1 and mine[0].variants == ("my-ckpt",)
+    assert (mine[0].values[("InternVL3.0-38B", col)], mine[0].values[("my-ckpt", col)]) == pytest.approx((30.0, 60.0))
+    published_chart = [c for c in board.charts if c.protocol == "sophia" and "InternVL3.0-38B + SOPHIA" in c.variants]
+    assert len(published_chart) == 1 and published_chart[0].values[("InternVL3.0-38B", col)] == pytest.approx(32.93)
