@@ -29,6 +29,7 @@ nav a{margin-right:14px}svg{display:block;margin:6px 0;max-width:100%;height:aut
 svg text{font-family:system-ui,sans-serif}details{margin:4px 0 14px}summary{cursor:pointer;color:#334e68}
 .legend span{display:inline-block;margin-right:14px;font-size:13px}
 .legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}
+.scroll{overflow-x:auto;max-width:100%;margin:8px 0}.scroll table{margin:0}
 """
 
 
@@ -170,8 +171,8 @@ def _deltas_html(chart: BaseChart) -> str:
         cells = "".join(f'<td class="num">{deltas[c]:+.2f}</td>' if c in deltas else "<td></td>" for c in chart.columns)
         rows.append(f'<tr><td>{_e(name)}</td>{cells}<td class="num"><b>{"" if avg is None else f"{avg:+.2f}"}</b></td></tr>')
     return (
-        f"<table><thead><tr><th>Points over {_e(chart.base)}</th>{head}<th>Average</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<div class=\"scroll\"><table><thead><tr><th>Points over {_e(chart.base)}</th>{head}<th>Average</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
@@ -188,8 +189,8 @@ def _overview_html(ov: Overview) -> str:
         rows.append(f"<tr{cls}><td>{name}</td>{cells}<td class=\"num\"><b>{avg}</b></td>"
                     f"<td class=\"num\">{r.n_columns}/{len(ov.columns)}</td></tr>")
     return (
-        f"<table><thead><tr><th>Model</th>{head}<th>Average</th><th>Benchmarks</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<div class=\"scroll\"><table><thead><tr><th>Model</th>{head}<th>Average</th><th>Benchmarks</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
         '<p class="muted">Average: unweighted mean over the benchmarks a model has (SOPHIA-style); '
         "* marks an average over fewer benchmarks than the protocol's. ⚠: a run with flags "
         "(protocol differences from the published numbers, or a subset of the items; see the tables below).</p>"
@@ -216,8 +217,8 @@ def _table_html(t: Table) -> str:
     return (
         f"<h3 id=\"{_anchor(t.protocol, *t.column)}\">{_e(t.benchmark)} / {_e(t.split)} / {_e(t.metric)}</h3>"
         f"{notes}{bar_chart_svg(t)}<details><summary>Table with flags and sources ({len(t.rows)} rows)</summary>"
-        "<table><thead><tr><th>#</th><th>Model</th><th>Value</th><th>95% CI</th><th>Flags</th><th>Source</th>"
-        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></details>"
+        "<div class=\"scroll\"><table><thead><tr><th>#</th><th>Model</th><th>Value</th><th>95% CI</th><th>Flags</th><th>Source</th>"
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div></details>"
     )
 
 

@@ -88,3 +88,22 @@ def test_long_labels_are_shortened_in_the_middle_keeping_the_run_directory():
 
     short = _fit("SmolLM2-135M-Instruct.Q4_1.gguf (run, greedy) smol-math500-l1-320", 40)
     assert len(short) == 40 and short.endswith("smol-math500-l1-320") and short.startswith("SmolLM2")
+
+
+def test_wide_tables_scroll_inside_their_own_box(board):
+    # The overviews have a column per benchmark (8 under the SOPHIA protocol) and are wider than
+    # the page column; each table sits in a box that scrolls sideways instead of the whole page.
+    page = to_html(board)
+    assert page.count("<table") == page.count('<div class="scroll"><table') > 0
+    assert ".scroll{overflow-x:auto" in page
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_page_does_not_scroll_sideways_on_a_laptop_screen(board, tmp_path):
+    paths = write_outputs(board, tmp_path / "out")
+    report = render(paths["html"].resolve().as_uri(), tmp_path / "page.png", width=1024)
+    from PIL import Image
+
+    with Image.open(report.screenshot) as im:  # the capture spans the content: wider = sideways scroll
+        assert im.width <= 1024
