@@ -116,6 +116,15 @@ class BaseChart:
     variants: tuple[str, ...]
     columns: tuple[Column, ...]
     values: Mapping[tuple[str, Column], float]
+    base_run_preset: str | None = None
+    """Preset of the base's run when the chart uses a run of the base (a --pair), else None."""
+
+    @property
+    def title(self) -> str:
+        """'<base> vs trained variants' for a published base; a run base names itself and its variants."""
+        if self.base_run_preset is None:
+            return f"{self.base} vs trained variants"
+        return f"{self.base} (run, {self.base_run_preset}) vs {', '.join(self.variants)}"
 
 
 @dataclass(frozen=True)
@@ -388,7 +397,8 @@ def _charts(overviews: Sequence[Overview], pairs: Sequence[tuple[str, str]]) -> 
             values = {(b_row.model, c): b_row.cells[c].entry.value for c in cols}
             for r in rows:
                 values.update({(r.model, c): r.cells[c].entry.value for c in cols if c in r.cells})
-            charts.append(BaseChart(ov.protocol, b_row.model, tuple(r.model for r in rows), cols, values))
+            charts.append(BaseChart(ov.protocol, b_row.model, tuple(r.model for r in rows), cols, values,
+                                    base_run_preset=b_row.preset if b_row.kind == "run" else None))
     return tuple(charts)
 
 

@@ -114,7 +114,7 @@ def _overview_md(ov: Overview) -> list[str]:
 
 def _chart_md(chart: BaseChart) -> list[str]:
     head = [f"Points over {_cell(chart.base)}", *(column_label(c) for c in chart.columns), "Average"]
-    lines = [f"#### {_cell(chart.base)} vs trained variants", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = [f"#### {_cell(chart.title)}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, deltas, avg in chart_deltas(chart):
         cells = [f"{deltas[c]:+.2f}" if c in deltas else "" for c in chart.columns]
         lines.append("| " + " | ".join([_cell(name), *cells, "" if avg is None else f"{avg:+.2f}"]) + " |")

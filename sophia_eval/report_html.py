@@ -252,7 +252,7 @@ def to_html(board: Leaderboard, *, title: str = "sophia-eval leaderboard") -> st
                 parts.append(f'<p class="muted">{_e(p.notes)}</p>')
         parts.append(_overview_html(ov))
         for chart in (c for c in board.charts if c.protocol == pid):
-            parts.append(f"<h3>{_e(chart.base)} vs trained variants</h3>{base_chart_svg(chart)}{_deltas_html(chart)}")
+            parts.append(f"<h3>{_e(chart.title)}</h3>{base_chart_svg(chart)}{_deltas_html(chart)}")
         for t in (t for t in board.tables if t.protocol == pid):
             parts.append(_table_html(t))
     parts.append("</body></html>")

@@ -210,3 +210,17 @@ def test_a_pair_of_runs_charts_the_runs_even_when_the_base_name_is_published(pub
     assert (mine[0].values[("InternVL3.0-38B", col)], mine[0].values[("my-ckpt", col)]) == pytest.approx((30.0, 60.0))
     published_chart = [c for c in board.charts if c.protocol == "sophia" and "InternVL3.0-38B + SOPHIA" in c.variants]
     assert len(published_chart) == 1 and published_chart[0].values[("InternVL3.0-38B", col)] == pytest.approx(32.93)
+
+
+def test_a_chart_on_a_run_of_the_base_says_so_in_its_title(published, make_run):
+    # Beside the published 'InternVL3.0-38B vs trained variants', a pair on a local run of that
+    # base must not carry the same title: its base numbers are the run's, not the paper's.
+    runs = [make_run("base", model="InternVL3.0-38B", outcomes=_outcomes(3, 10)),
+            make_run("ckpt", model="my-ckpt", outcomes=_outcomes(6, 10))]
+    board = _board(published, runs, pairs=[("InternVL3.0-38B", "my-ckpt")])
+    md = to_markdown(board)
+    assert "#### InternVL3.0-38B (run, sophia) vs my-ckpt" in md
+    assert md.count("#### InternVL3.0-38B vs trained variants") == 1
+    from sophia_eval.report_html import to_html
+
+    assert "<h3>InternVL3.0-38B (run, sophia) vs my-ckpt</h3>" in to_html(board)
