@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from sophia_eval.verify.normalize import (
-    Normalized, compact, expand_pm, split_top_level, strip_assignment, strip_membership, strip_text_wrappers,
+    Normalized, compact, expand_pm, label_key, split_label, split_top_level, strip_assignment, strip_membership,
+    strip_text_wrappers,
 )
 from sophia_eval.verify.numbers import Num, numbers_match, parse_number
 from sophia_eval.verify.probe import clearly_different
@@ -78,7 +79,7 @@ class Comparator:
             if not ps:
                 return Outcome("incorrect", "set", "prediction is not a set")
             return self._unordered(split_top_level(gs.group(1)), split_top_level(ps.group(1)), "set")
-        if "\\cup" in g:
+        if "\\cup" in g and len(_split_multi(g)) == 1:  # "domain: A \\cup B and range: C" is a list
             return self._unordered(g.split("\\cup"), p.split("\\cup"), "union")
         if _bracketed(g) and len(split_top_level(g[1:-1])) > 1:
             return self._sequence(g, p)
@@ -112,18 +113,37 @@ class Comparator:
         return Outcome("correct" if ok else "incorrect", kind)
 
     def _unordered(self, gold_parts: list[str], pred_parts: list[str], kind: str) -> Outcome:
-        ge = expand_pm([strip_assignment(x.strip()) for x in gold_parts if x.strip()])
-        pe = expand_pm([strip_assignment(x.strip()) for x in pred_parts if x.strip()])
+        gl = [split_label(x) for x in expand_pm([x.strip() for x in gold_parts if x.strip()])]
+        pl = [split_label(x) for x in expand_pm([x.strip() for x in pred_parts if x.strip()])]
+        ge, pe = [v for _, v in gl], [v for _, v in pl]
         if len(ge) != len(pe):
             return Outcome("incorrect", kind, f"{len(pe)} answers, expected {len(ge)}")
         if len(ge) > 64:
             return Outcome("incorrect", kind, "more than 64 answers")
+        keys = [label_key(lab) for lab, _ in gl if lab]
+        if len(keys) == len(gl) > 1 and len(set(keys)) == len(keys):
+            return self._labelled(keys, ge, pl, kind)
         remaining = list(range(len(pe)))
         for i, a in enumerate(ge):
             hit = next((j for j in remaining if self._element(a, pe[j], i)), None)
             if hit is None:
                 return Outcome("incorrect", kind, f"no match for gold element {a[:40]!r}")
             remaining.remove(hit)
+        return Outcome("correct", kind)
+
+    def _labelled(self, keys: list[str], ge: list[str], pl: list[tuple[str | None, str]], kind: str) -> Outcome:
+        """Gold answers with distinct labels (`x=1, y=2`; `domain: ..., range: ...`): a labelled
+        prediction is matched label by label, an unlabelled one in the gold's order."""
+        pred_by_key = {label_key(lab): v for lab, v in pl if lab}
+        for i, (key, a) in enumerate(zip(keys, ge)):
+            if pred_by_key:
+                if key not in pred_by_key:
+                    return Outcome("incorrect", kind, f"no answer labelled {key!r}")
+                b = pred_by_key[key]
+            else:
+                b = pl[i][1]
+            if not self._element(a, b, i):
+                return Outcome("incorrect", kind, f"wrong answer for {key!r}")
         return Outcome("correct", kind)
 
     def _element(self, a: str, b: str, i: int) -> bool:
@@ -133,6 +153,8 @@ class Comparator:
             return self.compare(normalize(a), normalize(b)).status == "correct"
         if _bracketed(a) and len(split_top_level(a[1:-1])) > 1:
             return self._sequence(a, b).status == "correct"
+        if "\\cup" in a:
+            return self._unordered(a.split("\\cup"), b.split("\\cup"), "union").status == "correct"
         return self._scalar(a, b, i)
 
     def _matrix(self, g: str, p: str) -> Outcome:

@@ -94,7 +94,7 @@ def check_bounds(s: str) -> str | None:
     # a^b^c: LaTeX exponents are one token or a {group}; plain text (**) may be a longer number
     if re.search(r"\^\s*(?:\{[^{}]*\}|\w)\s*\^", s) or re.search(r"\*\*\s*(?:\([^()]*\)|[\w.]+)\s*\*\*", s):
         return "chained power a^b^c refused"
-    if "\\uparrow" in s:
+    if "\\uparrow" in re.sub(r"_\{\s*\\uparrow\s*\}", "", s):  # R_{\uparrow} is a name
         return "arrow notation refused"
     for m in re.finditer(r"\^|\*\*", s):
         exp, _ = _group(s, m.end())

@@ -15,7 +15,13 @@ _TEXT_WRAP_RE = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mathit|mbox|o
 _SUB = r"(?:_(?:\{[^{}]*\}|[A-Za-z0-9]))?"
 _LABEL_RE = re.compile(  # "Weekly water intake", "Weight", "S.A.": words, not a product of variables
     r"^\s*(?:[A-Za-z][A-Za-z.']{2,}(?:\s+[A-Za-z.']+)+|[A-Z][a-z]{2,}|[A-Z](?:\.[A-Z])+\.?)\s*$")
-_ASSIGN_LHS_RE = re.compile(rf"^\s*(?:[A-Za-z]{_SUB}'*|\\(?:vec|overrightarrow|hat|bar)\{{[^{{}}]*\}}{_SUB}|\\[a-zA-Z]+{_SUB}|[A-Za-z]\([A-Za-z0-9]*\))\s*$")
+_NESTED = r"\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}"  # a {group} with up to two nested levels
+_ASSIGN_LHS_RE = re.compile(
+    rf"^\s*(?:[A-Za-z]{_SUB}'*|\\(?:vec|overrightarrow|hat|bar|overline|mathbf){_NESTED}{_SUB}'*"
+    rf"|\\[a-zA-Z]+{_SUB}|[A-Za-z]\([A-Za-z0-9]*\)|\\langle[^=]*?\\rangle)\s*$")
+# "domain: [-4, 0)": a word label and a colon (two letters at least, so a ratio a:b is not one)
+_COLON_LABEL_RE = re.compile(
+    r"^\s*(?:\\text\s*\{\s*)?([A-Za-z][A-Za-z ]*[A-Za-z])\s*(?::\s*\}|\}\s*:|:)\s*(\S.*)$", re.DOTALL)
 _UNICODE = {
     "−": "-", "–": "-", "—": "-", "×": "\\times ", "·": "\\cdot ", "÷": "/", "π": "\\pi ",
     "∞": "\\infty ", "√": "\\sqrt", "≤": "\\leq ", "≥": "\\geq ", "≠": "\\neq ", "，": ",",
@@ -28,6 +34,8 @@ _CMD_ALIASES = (
     (re.compile(r"\\(?:approx|simeq|sim|doteq)(?![a-zA-Z])"), "="), (re.compile(r"\\lbrace"), r"\\{"),
     (re.compile(r"\\rbrace"), r"\\}"), (re.compile(r"\\mp(?![a-zA-Z])"), r"\\pm"),
     (re.compile(r"\\infin(?![a-zA-Z])"), r"\\infty"),
+    (re.compile(r"\^\s*(?:\{\s*\\prime\s*\}|\\prime(?![a-zA-Z]))"), "'"),  # k^{\prime} is k'
+
     (re.compile(r"\\(?:dots|ldots|cdots)(?![a-zA-Z])"), r"\\ldots"), (re.compile(r"\\varnothing|\\emptyset"), r"\\emptyset"),
 )
 # Units stripped from the end of numeric answers (whole words only). Not exhaustive by design:
@@ -48,6 +56,15 @@ _UNIT_TAIL_RE = re.compile(
 )
 
 
+# After an expression (not just a number) only unit words of five letters or more are dropped:
+# short ones (in, m, ft) could be a variable's name.
+_UNIT_AFTER_EXPR_RE = re.compile(
+    r"^(?P<num>.*[A-Za-z0-9})])\s+(?i:"
+    + "|".join(re.escape(u) for u in sorted(_UNIT_WORDS, key=len, reverse=True) if len(u) >= 5 and u.isalpha())
+    + r")\.?$"
+)
+
+
 @dataclass(frozen=True)
 class Normalized:
     """A normalised answer and what the normaliser removed from it."""
@@ -57,6 +74,15 @@ class Normalized:
     degree: bool = False
 
 
+_TEXT_SEP_RE = re.compile(r"\\text\s*\{\s*(,|;|and)\s+(?=[A-Za-z])")
+_EQUATION_ENV_RE = re.compile(r"\\(?:begin|end)\s*\{equation\*?\}")
+# A trailing range of an integer parameter is a condition on a family of answers, not an answer:
+# "(n=1,2,3,\ldots)", ", k=0,1,2,..." (its dots may be gone with a final period), "k \in \mathbb{Z}"
+_PARAM_RANGE_RE = re.compile(
+    r"[\s,;]*(?:\\text\s*\{\s*(?:for|where)\s*\}|\b(?:for|where)\b)?\s*\(?\s*(?:[a-zA-Z]\s*=\s*(?:-?\d+\s*,\s*){2,5}(?:\\ldots|\.{3})?"
+    r"|[a-zA-Z]\s*\\in\s*(?:\\mathbb\s*)?\{?[NZ]\}?[*+]?)\s*\)?\s*$")
+# A matrix/array/aligned environment whose every row is an assignment stacks a list (b=-2 \\ c=-3)
+_STACK_ENV_RE = re.compile(r"^\\begin\{(matrix|array|aligned|gathered)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$", re.DOTALL)
 _PLAIN_RE = re.compile(r"[A-Za-z0-9 .,+\-/()^=]*")
 _CIRCLED_RE = re.compile(r"\s*[\u2460-\u2473]\s*")  # circled digits 1..20
 _BARE_NEG_EXP_RE = re.compile(r"\^\s*-\s*(\d+)(?![\d.])")
@@ -80,6 +106,8 @@ def basic(s: str) -> str:
     s = s.strip().rstrip(".")  # "\\[x\\]." : the sentence's period before the delimiters
     s = s.replace("\\$", "").replace("$", "").replace("\\(", "").replace("\\)", "")
     s = re.sub(r"^\\[\[(]|\\[\])]$", "", s.strip())
+    s = _EQUATION_ENV_RE.sub("", s)  # \begin{equation} x \end{equation}: display markup only
+    s = _TEXT_SEP_RE.sub(r"\1 \\text{", s)  # "\text{, local minimum: }" -> ", \text{local minimum: }"
     if circled:
         s = re.sub(r"^[\s,]+", "", s)
     s = re.sub(r"(?<!\\)\\!", "", s)  # negative thin space (32,\!348)
@@ -111,7 +139,7 @@ def strip_unit(s: str, unit: str | None) -> str:
             s = s[: -len(u)].rstrip()
             s = re.sub(r"\\(?:text|mathrm|mbox)\s*\{\s*\}$", "", s).rstrip()
     for _ in range(2):
-        m = _UNIT_TAIL_RE.match(s)
+        m = _UNIT_TAIL_RE.match(s) or _UNIT_AFTER_EXPR_RE.match(s)
         if not m:
             break
         s = m.group("num").rstrip()
@@ -138,23 +166,41 @@ def strip_membership(s: str) -> str:
     return s[m.end():].strip() if m else s
 
 
-_PROB_LABEL_RE = re.compile(r"^\s*P\s*\(\s*[A-Za-z]\s*=\s*[\w.\\{}-]+\s*\)\s*=\s*([^=<>]+)$")
+_PROB_LABEL_RE = re.compile(r"^\s*(P\s*\(\s*[A-Za-z]\s*=\s*[\w.\\{}-]+\s*\))\s*=\s*([^=<>]+)$")
 
 
-def strip_assignment(s: str) -> str:
-    """`x = 3` -> `3` when the left side is a lone variable (incl. `f(x)`, `a_1`) and there is one `=`;
-    also drops a membership prefix (`x \\in`)."""
+def split_label(s: str) -> tuple[str | None, str]:
+    """(`x`, `3`) for `x = 3`, (`domain`, `[2, 5)`) for `domain: [2, 5)`, else (None, s) with a
+    membership prefix (`x \\in`) dropped. The label is the left side when it is a lone variable
+    (incl. `f(x)`, `a_1`, `\\langle H\\rangle`), a label in words ("Weight", "S.A.") or nothing
+    (`=7/4`), and there is one `=`."""
     s = strip_membership(s)
     m = _PROB_LABEL_RE.match(s)  # "P(X=2)=0.384": a probability's label, not an equation
     if m:
-        return m.group(1).strip()
-    if s.count("=") != 1 or any(op in s for op in ("\\leq", "\\geq", "<", ">", "\\neq")):
-        return s
-    lhs, rhs = s.split("=")
-    # a lone variable (x, a_1, f(x)), a label ("Weight", "S.A."), or nothing ("=7/4")
-    if rhs.strip() and (_ASSIGN_LHS_RE.match(lhs) or _LABEL_RE.match(lhs) or not lhs.strip()):
-        return rhs.strip()
-    return s
+        return m.group(1).strip(), m.group(2).strip()
+    m = _COLON_LABEL_RE.match(s)
+    if m:
+        return m.group(1).strip(), m.group(2).strip()
+    if "=" not in s or any(op in s for op in ("\\leq", "\\geq", "<", ">", "\\neq")):
+        return None, s
+    *lhs, rhs = s.split("=")
+    if len(lhs) > 1:  # p = f(t) = ...: a chain of names before one value
+        ok = all(_ASSIGN_LHS_RE.match(x) for x in lhs)
+        return (lhs[0].strip(), rhs.strip()) if ok and rhs.strip() else (None, s)
+    if rhs.strip() and (_ASSIGN_LHS_RE.match(lhs[0]) or _LABEL_RE.match(lhs[0]) or not lhs[0].strip()):
+        return lhs[0].strip() or None, rhs.strip()
+    return None, s
+
+
+def strip_assignment(s: str) -> str:
+    """`x = 3` -> `3`, `domain: [2, 5)` -> `[2, 5)` (see `split_label`)."""
+    return split_label(s)[1]
+
+
+def label_key(label: str) -> str:
+    """Labels compare without braces or spaces (`a_{1}` is `a_1`), words without case."""
+    k = re.sub(r"[{}\s]", "", strip_text_wrappers(label))
+    return k.lower() if len(re.sub(r"_.*", "", k)) > 1 else k
 
 
 @lru_cache(maxsize=16384)
@@ -163,6 +209,10 @@ def normalize(s: str, *, unit: str | None = None) -> Normalized:
     s = basic(s)
     if s.startswith("\\boxed{") and s.endswith("}"):
         s = s[7:-1].strip()
+    s = _unstack(s)
+    rest = _PARAM_RANGE_RE.sub("", s)
+    if rest.strip():
+        s = rest.strip()
     if unit and basic(unit) in ("%", "\\%"):
         unit = None  # a percent unit is handled as a percent, below
     s = strip_unit(s, unit)
@@ -175,6 +225,16 @@ def normalize(s: str, *, unit: str | None = None) -> Normalized:
     s = strip_unit(s, unit)
     s = strip_text_wrappers(s) if re.fullmatch(r"\s*\\(?:text|textbf|mathrm|mbox)\s*\{[^{}]*\}\s*", s) else s
     return Normalized(text=s.rstrip(".").strip(), percent=percent, degree=degree)
+
+
+def _unstack(s: str) -> str:
+    """`\\begin{matrix} b=-2,\\\\ c=-3 \\end{matrix}` -> `b=-2, c=-3` (rows that all assign)."""
+    m = _STACK_ENV_RE.match(s)
+    if not m:
+        return s
+    rows = [r.replace("&", "").strip().rstrip(",").strip() for r in re.split(r"\\\\", m.group(2))]
+    rows = [r for r in rows if r]
+    return ", ".join(rows) if rows and all(r.count("=") == 1 for r in rows) else s
 
 
 def compact(s: str) -> str:

@@ -26,7 +26,9 @@ class SymbolicError(Exception):
 # gamma(+1) = 1), E (a number token: "E_{1}" fails), I (the imaginary unit).
 _SYMBOL_REWRITES = (
     (re.compile(r"\\mathcal\s*\{([A-Za-z])\}"), r"\1"),  # \mathcal{E} (an EMF) names the letter
-    (re.compile(r"\\(?:vec|overrightarrow)\s*\{([^{}]*)\}"), r"\1"),  # a vector's name is its letter
+    (re.compile(r"\\(?:vec|overrightarrow)\s*\{((?:[^{}]|\{[^{}]*\})*)\}"), r"\1"),  # a vector's name is its letter
+    (re.compile(r"_\{\s*\\(?:mathrm|text|rm|mathit)\s*\{\s*([A-Za-z0-9]+)\s*\}\s*\}"), r"_{\1}"),  # V_{\mathrm{th}}
+    (re.compile(r"_\s*\\frac\s*(\{[^{}]*\}\s*\{[^{}]*\})"), r"_{\\frac\1}"),  # \log_\frac{1}{3}: the base is the fraction
     (re.compile(r"([A-Za-z])\s*\\odot(?![a-zA-Z])"), r"\1_{odot}"),  # L \odot: the solar L_{\odot}
     (re.compile(r"_\{\s*\\([a-zA-Z]+)\s*\}"), r"_{\1}"),  # r_{\max}, L_{\odot}: names, not commands
     (re.compile(r"\\gamma(?![a-zA-Z])"), r"\\mathrm{gam}"),

@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-VERIFIER_VERSION = "0.1.0"
+VERIFIER_VERSION = "0.2.0"
 """Bumped whenever a verdict can change for the same input (recorded in every run)."""
 
 ANSWER_TYPES: tuple[str, ...] = (
