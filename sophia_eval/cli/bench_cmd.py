@@ -157,7 +157,10 @@ def register(app: typer.Typer) -> None:
             if report.unpinned:
                 notes.append(f"unpinned files: {', '.join(report.unpinned)}")
             status = "[green]ok[/]" if not bad else "[red]FAIL[/]"
-            console.print(f"{status} {label}: {len(samples)} items (expected {spec.split(split).n_items}), "
+            # the source's own count (as data READMEs give it) = loaded + declared exclusions
+            in_source = f"; {len(samples) + len(report.excluded)} in the source, {len(report.excluded)} excluded" \
+                if report.excluded else ""
+            console.print(f"{status} {label}: {len(samples)} items (expected {spec.split(split).n_items}{in_source}), "
                           f"{len(bad)} unparseable golds, data sha256 {report.data_hash[:12]}")
             for n in notes:
                 console.print(f"     {n}")
