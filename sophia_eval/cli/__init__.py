@@ -7,6 +7,8 @@ function, so `sophia-eval verify` or `sophia-eval list` start fast.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 import typer
 
@@ -17,7 +19,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
 
 
 @app.callback()
@@ -42,4 +43,8 @@ for _name in _COMMAND_MODULES:
 
 
 def main() -> None:
+    # Piped or logged output has no terminal width; rich would squeeze tables to 80 columns and
+    # truncate numbers ("7…"). A log file can be wide.
+    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        os.environ["COLUMNS"] = "200"
     app()
