@@ -8,6 +8,17 @@ newest record wins and the file is compacted when the run completes, so it never
 duplicates). Each record carries its gold answer and verifier metadata, so re-scoring
 (`rescore`) and leaderboards read only the run directory.
 
+Reproducible resume: backends draw samples by position in a generate call (one random stream
+per batch, or seed + index), so batches are fixed chunks of the run's item order (chunk k is
+items [k*B, (k+1)*B), B = the `batch_size` the run started with, kept as `chunk_size` in
+run.json) and chunk k is generated with seed `protocol.seed + k*B*n`. A chunk with anything
+missing (a kill mid-append, a retried error) is generated again whole with the same seed and only
+its missing (item, sample) pairs are appended, so a resumed or retried run records what an
+uninterrupted one does. Limits: this holds only where the backend is deterministic for a fixed
+seed and batch (GPU kernels and vLLM batching may not be bit-exact; servers may ignore `seed`);
+shards are chunked within each shard, so a sampled sharded run differs from an unsharded one;
+and a retry regenerates the whole chunk (B prompts x n samples) to recover one failed prompt.
+
 Backend failures never become wrong answers: a failed prompt is recorded with status `error`
 (correct = null) and counted in the summary; if `max_consecutive_failures` batches fail in a row
 the run stops with `HarnessError` (records kept; rerun to resume).
@@ -79,7 +90,8 @@ class RunConfig:
     shard: tuple[int, int] | None = None
     """(I, N): evaluate items whose position p has p % N == I; merge the N runs with `merge`."""
     batch_size: int = 8
-    """Conversations per generate call (each yields `protocol.n` samples)."""
+    """Conversations per generate call (each yields `protocol.n` samples). Fixes the run's chunks
+    and seeds, so a resumed run keeps the batch size it started with (see the module docstring)."""
     verify_workers: int | None = None
     """Verifier worker processes (None: the verifier's default)."""
     verify_timeout: float = 2.0
@@ -317,10 +329,13 @@ def run(
         "model_info": _describe(generator),
         "benchmark_meta": {"metric": bench.metric, "breakdown": list(bench.breakdown), "judge": bench.judge},
         "expected_items": [s.id for s in chosen],
+        "chunk_size": config.batch_size,
         "status": "running",
     }
     store = RunStore.create_or_resume(out, meta)
-    store.update_meta(status="running", model_info=meta["model_info"])
+    # A resumed run keeps its chunks: a new batch size would change every later prompt's samples.
+    chunk = int(store.meta.get("chunk_size") or config.batch_size)
+    store.update_meta(status="running", model_info=meta["model_info"], chunk_size=chunk)
     existing = latest_records(store)
     done = {k for k, r in existing.items() if r.get("status") != "error"}
     current = {s.id: h for s, h in zip(chosen, hashes)}
@@ -331,29 +346,25 @@ def run(
             "recorded; the prompt code changed since this run started: use a new --out directory"
         )
 
-    pending = [
-        (s, conv, h, [j for j in range(p.n) if (s.id, j) not in done])
-        for s, conv, h in zip(chosen, conversations, hashes)
-    ]
-    pending = [t for t in pending if t[3]]
+    wanted = [[j for j in range(p.n) if (s.id, j) not in done] for s in chosen]
+    starts = [a for a in range(0, len(chosen), chunk) if any(wanted[a : a + chunk])]
     judge = _make_judge(config, bench)
-    total = sum(len(t[3]) for t in pending)
+    total = sum(len(w) for w in wanted)
     with VerifierPool(config.verify_workers, config.verify_timeout) as pool, Progress(
         f"{bench.name} · {model_slug(config.model)}", total, enabled=progress
     ) as bar:
         failures = 0
-        for start in range(0, len(pending), config.batch_size):
-            batch = pending[start : start + config.batch_size]
-            comps, failed = _generate(generator, [t[1] for t in batch], gen_cfg)
+        for start in starts:
+            idx = range(start, min(start + chunk, len(chosen)))
+            # The whole chunk, recorded items included: a prompt's samples depend on its batch.
+            comps, failed = _generate(generator, [conversations[i] for i in idx], chunk_config(gen_cfg, start))
             failures = failures + 1 if failed else 0
-            records = []
-            for (s, _, h, wanted), outs in zip(batch, comps):
-                for j in wanted:
-                    records.append(base_record(s, j, h, outs[j], bench.extraction))
+            records = [base_record(chosen[i], j, hashes[i], outs[j], bench.extraction)
+                       for i, outs in zip(idx, comps) for j in wanted[i]]
             store.append(score_records(records, pool, judge))
             bar.advance(len(records), sum(r.get("completion_tokens") or 0 for r in records))
             if on_batch is not None:
-                on_batch(start // config.batch_size, len(records))
+                on_batch(start // chunk, len(records))
             if failures >= config.max_consecutive_failures:
                 raise HarnessError(
                     f"backend {config.backend} failed on {failures} batches in a row (last error: "
@@ -362,6 +373,13 @@ def run(
                 )
     finalize(store)
     return out
+
+
+def chunk_config(cfg: GenerationConfig, start: int) -> GenerationConfig:
+    """Decoding settings of the chunk starting at item `start`: its own seed, fixed by its place in
+    the run (per-prompt backends then seed prompt i with seed + start*n + i; openai sample k of
+    prompt i with seed + (start + i)*n + k, as if the run were one call)."""
+    return cfg if cfg.seed is None else replace(cfg, seed=cfg.seed + start * cfg.n)
 
 
 def _all_recorded(out: Path, cfg: Mapping[str, Any], items: Sequence[str], n: int) -> bool:

@@ -4,19 +4,26 @@ The fake generator answers "What is A + B?" from the prompt text alone, so its o
 depend on batching or on how often it is called: a resumed run must reproduce an uninterrupted
 one exactly. Items with even A are answered right, odd A wrong; sample j > 0 of a sampled run
 flips correctness when (A + j) % 3 == 0.
+
+`SeededFakeGenerator` is seed-sensitive like the real backends: with sampled decoding, each call
+draws from one random stream seeded with `config.seed` (as the transformers backend does), so a
+prompt's text depends on the seed and on its position in the call.
 """
 
 from __future__ import annotations
 
+import random
 import re
 import sys
 import time
+from dataclasses import replace
 from typing import Any, Sequence
 
 from sophia_eval.backends.base import Completion, GenerationConfig
 from sophia_eval.harness import BenchmarkInfo, RunConfig
 from sophia_eval.protocols import get_protocol
 from sophia_eval.sample import Sample
+from sophia_eval.store import RunStore
 
 BENCH = BenchmarkInfo(name="toy_add", split="test", version="1", metric="accuracy", breakdown=("level",),
                       extraction="default", prompt_template=None)
@@ -71,14 +78,57 @@ class FakeGenerator:
         return out
 
 
+class SeededFakeGenerator(FakeGenerator):
+    """FakeGenerator whose sampled outputs carry draws from a per-call stream seeded by `config.seed`.
+
+    `fail_once_items`: items (by A) answered with an error the first time they are generated, like
+    a transient per-prompt backend failure that a rerun retries.
+    """
+
+    def __init__(self, *args: Any, fail_once_items: Sequence[int] = (), **kw: Any):
+        super().__init__(*args, **kw)
+        self.fail_once, self.seen = set(fail_once_items), set()
+
+    def generate(self, conversations, config: GenerationConfig) -> list[list[Completion]]:
+        out = super().generate(conversations, config)
+        rng = random.Random(config.seed)
+        for conv, row in zip(conversations, out):
+            a = int(re.search(r"What is (\d+) \+", _text(conv)).group(1))
+            first = a not in self.seen
+            self.seen.add(a)
+            for j, comp in enumerate(row):
+                draw = rng.randrange(10**6)  # drawn for every prompt: later prompts depend on earlier ones
+                if a in self.fail_once and first:
+                    row[j] = Completion("", "error", error="HTTP 503 from server")
+                elif not config.greedy and comp.finish_reason != "error":
+                    row[j] = replace(comp, text=f"{comp.text} (draw {draw})")
+        return out
+
+
+SAMPLED = get_protocol("sophia", n=2, max_new_tokens=32)
+
+
 def toy_config(out, **kw) -> RunConfig:
     protocol = kw.pop("protocol", get_protocol("greedy", max_new_tokens=32))
     return RunConfig(benchmark="toy_add", model="fake-adder", backend="fake", protocol=protocol, out=str(out),
                      verify_workers=kw.pop("verify_workers", 1), **kw)
 
 
+def _slow_append(delay_s: float):
+    """RunStore.append that pauses after every line, so a kill can land inside a batch's records."""
+    append = RunStore.append
+
+    def slow(self, records):
+        for record in records:
+            append(self, [record])
+            time.sleep(delay_s)
+
+    return slow
+
+
 if __name__ == "__main__":  # used by the SIGKILL test: python harness_fakes.py OUT DELAY
     from sophia_eval.harness import run
 
-    run(toy_config(sys.argv[1], batch_size=2), generator=FakeGenerator(delay_s=float(sys.argv[2])),
+    RunStore.append = _slow_append(float(sys.argv[2]))
+    run(toy_config(sys.argv[1], batch_size=2, protocol=SAMPLED), generator=SeededFakeGenerator(),
         samples=toy_samples(), bench=BENCH, progress=False)
