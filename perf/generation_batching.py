@@ -4,9 +4,9 @@ Generates the same prompts (greedy, fixed `max_new_tokens`) at several batch siz
 wall time, generated tokens per second and prompts per second, plus whether every batched
 output equals the one-at-a-time output (left padding must not change greedy decoding).
 
-    /work/venv/bin/python perf/generation_batching.py                        # tiny random Qwen2
-    /work/venv/bin/python perf/generation_batching.py --model demo           # SmolLM2-135M GGUF
-    /work/venv/bin/python perf/generation_batching.py --kind qwen2vl --images  # tiny VLM + image
+    .venv/bin/python perf/generation_batching.py                        # tiny random Qwen2
+    .venv/bin/python perf/generation_batching.py --model demo           # SmolLM2-135M GGUF
+    .venv/bin/python perf/generation_batching.py --kind qwen2vl --images  # tiny VLM + image
     ... --prompts 32 --max-new-tokens 32 --batch-sizes 1,4,8,16 --json out.json
 
 Threads: torch uses all cores it is given; pin with OMP_NUM_THREADS / --threads for stable numbers.

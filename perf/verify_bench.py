@@ -6,7 +6,7 @@ verifiers judge the same pairs in the same run. Reported: throughput per CPU cor
 CPU-second, counting our worker processes), p50/p99/max latency, accuracy against the known
 labels, and checks over the time budget.
 
-    /work/venv/bin/python perf/verify_bench.py [--data-dir DIR] [--limit N] [--workers 1]
+    .venv/bin/python perf/verify_bench.py [--data-dir DIR] [--limit N] [--workers 1]
 
 Data root: --data-dir, else $SOPHIA_EVAL_DATA, else ../shared/data.
 """
