@@ -103,8 +103,13 @@ def test_jsonl_duplicate_prediction_is_refused(tmp_path):
 def test_cli_score_rescores_a_run(tmp_path):
     path = harness.run(toy_config(tmp_path / "r"), generator=FakeGenerator(), samples=toy_samples(), bench=BENCH,
                        progress=False)
+    store = RunStore.open(path)
+    tampered = [{**r, "status": "incorrect", "correct": False} for r in store.records()]
+    store.replace_records(tampered)  # stale verdicts: only a real re-verification restores 50%
     result = runner.invoke(app, ["score", str(path), "--no-progress", "--verify-workers", "1"])
     assert result.exit_code == 0 and "50.0" in result.output
+    assert RunStore.open(path).meta["summary"]["metrics"]["pass@1"]["value"] == 50.0
+    assert any(r["correct"] for r in RunStore.open(path).records())
 
 
 def test_cli_score_imports_lmms_log(tmp_path):
