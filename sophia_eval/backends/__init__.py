@@ -10,7 +10,7 @@ from typing import Any
 
 from sophia_eval.backends.base import BackendError, Completion, GenerationConfig, Generator
 
-BACKENDS: tuple[str, ...] = ("transformers", "vllm", "openai")
+BACKENDS: tuple[str, ...] = ("transformers", "vllm", "openai", "lmms")
 
 
 def _options(cls: type, backend: str, options: dict[str, Any]) -> Any:
@@ -31,7 +31,8 @@ def make_generator(backend: str, model: str, **options: Any) -> Generator:
     """A ready generator for `model` (local dir, .gguf file, hub id, or served model name).
 
     `options` are the fields of the backend's options dataclass: `TransformersOptions`,
-    `VLLMOptions` or `OpenAIOptions` (`base_url`, `api_key`, `concurrency`, ...).
+    `VLLMOptions`, `OpenAIOptions` (`base_url`, `api_key`, `concurrency`, ...) or `LMMSOptions`
+    (`model_args`, `batch_size`, ...; there `model` is an lmms-eval model name such as `qwen2_vl`).
     Raises BackendError for an unknown backend, a missing optional dependency (naming the extra
     to install), a bad model path or an unreachable server.
     """
@@ -47,6 +48,10 @@ def make_generator(backend: str, model: str, **options: Any) -> Generator:
         from sophia_eval.backends.vllm_backend import VLLMGenerator, VLLMOptions
 
         return VLLMGenerator(model, _options(VLLMOptions, backend, options))
+    if backend == "lmms":
+        from sophia_eval.backends.lmms_backend import LMMSGenerator, LMMSOptions
+
+        return LMMSGenerator(model, _options(LMMSOptions, backend, options))
     raise BackendError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
 
 
