@@ -78,9 +78,10 @@ _TEXT_SEP_RE = re.compile(r"\\text\s*\{\s*(,|;|and)\s+(?=[A-Za-z])")
 _EQUATION_ENV_RE = re.compile(r"\\(?:begin|end)\s*\{equation\*?\}")
 # A trailing range of an integer parameter is a condition on a family of answers, not an answer:
 # "(n=1,2,3,\ldots)", ", k=0,1,2,..." (its dots may be gone with a final period), "k \in \mathbb{Z}"
-_PARAM_RANGE_RE = re.compile(
-    r"[\s,;]*(?:\\text\s*\{\s*(?:for|where)\s*\}|\b(?:for|where)\b)?\s*\(?\s*(?:[a-zA-Z]\s*=\s*(?:-?\d+\s*,\s*){2,5}(?:\\ldots|\.{3})?"
-    r"|[a-zA-Z]\s*\\in\s*(?:\\mathbb\s*)?\{?[NZ]\}?[*+]?)\s*\)?\s*$")
+_PARAM_RANGE_RE = re.compile(  # on basic() output (single spaces): ` ?` keeps the scan linear
+    r"(?:[,;] ?| |(?=\())(?:(?:\\text\{ ?(?:for|where) ?\}|for|where) )?\(? ?"
+    r"(?:[a-zA-Z] ?= ?(?:-?\d+ ?, ?){2,5}(?:\\ldots|\.{3})?|[a-zA-Z] ?\\in ?(?:\\mathbb ?)?\{?[NZ]\}?[*+]?)"
+    r" ?\)?$")
 # A matrix/array/aligned environment whose every row is an assignment stacks a list (b=-2 \\ c=-3)
 _STACK_ENV_RE = re.compile(r"^\\begin\{(matrix|array|aligned|gathered)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$", re.DOTALL)
 _PLAIN_RE = re.compile(r"[A-Za-z0-9 .,+\-/()^=]*")

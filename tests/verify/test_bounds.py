@@ -65,7 +65,9 @@ def test_bounds_allow_ordinary_answers(expr: str) -> None:
     "answer",
     ["A" + " A" * 3000 + "!", "A" + " , A" * 3000 + "!", "1 " * 5000 + "x", "\\text{ " * 3000,
      "x^" * 3000, "\\frac{" * 3000, "1," * 5000 + "x", "= " * 3000, "\\pm " * 3000, "(1,2)," * 2000,
-     "a or " * 3000 + "!", "\\begin{pmatrix}" + "1&" * 3000, "B. " * 3000],
+     "a or " * 3000 + "!", "\\begin{pmatrix}" + "1&" * 3000, "B. " * 3000,
+     "1" + " ," * 990 + " x", "1" + "; " * 990 + "x", "n=" + "1, " * 600 + "x", "x " + "for " * 490 + "x",
+     "a" + " :" * 990, "\\text{, " * 300 + "a"],
     ids=lambda s: repr(s[:12]),
 )
 def test_pathological_answers_stay_fast(answer: str) -> None:
