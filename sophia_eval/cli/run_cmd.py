@@ -44,7 +44,7 @@ def parse_options(items: list[str]) -> dict[str, Any]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"--option {item!r}: expected key=value, e.g. --option dtype=float32")
+            raise ValueError(f"backend option {item!r}: expected key=value, e.g. dtype=float32")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
     def run(
         model: Optional[str] = typer.Option(None, "--model", "-m", help="Model id or local path (served name for --backend openai). Omitted: the embedded demo."),
         benchmark: Optional[str] = typer.Option(None, "--benchmark", "-b", help="NAME[:SPLIT][,NAME...]"),
-        backend: str = typer.Option("transformers", help="transformers | vllm | openai"),
+        backend: str = typer.Option("transformers", help="transformers | vllm | openai | lmms (lmms-eval wrapper: -o model_args=pretrained=PATH)"),
         protocol: Optional[str] = typer.Option(None, help="Preset: sophia (default) | sophia_model | greedy (demo default)"),
         limit: Optional[int] = typer.Option(None, help="Only the first N items"),
         n: Optional[int] = typer.Option(None, "--n", help="Samples per item"),

@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any, Optional
+from typing import Optional
 
 import typer
-
-
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    """`KEY=VALUE` strings -> dict; values parsed as JSON when they can be (`4`, `true`, `0.1`)."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--opt")
-        try:
-            out[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key.strip()] = raw
-    return out
 
 
 def register(app: typer.Typer) -> None:
@@ -44,7 +29,12 @@ def register(app: typer.Typer) -> None:
         from sophia_eval.backends.serve import make_server
 
         console = Console(stderr=True)
-        options = parse_options(opt)
+        from sophia_eval.cli.run_cmd import parse_options
+
+        try:
+            options = parse_options(opt)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--opt") from None
         try:
             if model is None:
                 model = str(demo_model_path())
