@@ -35,7 +35,6 @@ _CMD_ALIASES = (
     (re.compile(r"\\rbrace"), r"\\}"), (re.compile(r"\\mp(?![a-zA-Z])"), r"\\pm"),
     (re.compile(r"\\infin(?![a-zA-Z])"), r"\\infty"),
     (re.compile(r"\^\s*(?:\{\s*\\prime\s*\}|\\prime(?![a-zA-Z]))"), "'"),  # k^{\prime} is k'
-
     (re.compile(r"\\(?:dots|ldots|cdots)(?![a-zA-Z])"), r"\\ldots"), (re.compile(r"\\varnothing|\\emptyset"), r"\\emptyset"),
 )
 # Units stripped from the end of numeric answers (whole words only). Not exhaustive by design:
@@ -172,9 +171,9 @@ _PROB_LABEL_RE = re.compile(r"^\s*(P\s*\(\s*[A-Za-z]\s*=\s*[\w.\\{}-]+\s*\))\s*=
 
 def split_label(s: str) -> tuple[str | None, str]:
     """(`x`, `3`) for `x = 3`, (`domain`, `[2, 5)`) for `domain: [2, 5)`, else (None, s) with a
-    membership prefix (`x \\in`) dropped. The label is the left side when it is a lone variable
-    (incl. `f(x)`, `a_1`, `\\langle H\\rangle`), a label in words ("Weight", "S.A.") or nothing
-    (`=7/4`), and there is one `=`."""
+    membership prefix (`x \\in`) dropped. The label is the left side of one `=` when it is a lone
+    variable (incl. `f(x)`, `a_1`, `\\langle H\\rangle`), a label in words ("Weight", "S.A.") or
+    nothing (`=7/4`); with several `=`, the first of a chain of lone names (`p = f(t) = ...`)."""
     s = strip_membership(s)
     m = _PROB_LABEL_RE.match(s)  # "P(X=2)=0.384": a probability's label, not an equation
     if m:
