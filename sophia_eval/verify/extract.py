@@ -14,7 +14,7 @@ _CHOICE_TAIL_RE = re.compile(r"\(([A-Z])\)(?![\w(])|\b(?i:answer|option|choice)\
 _ANSWER_TAG_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 _DEFAULT_PHRASES = (
     r"final answer\s*(?:is|:)",
-    r"the answer is",
+    r"\banswer\s+(?:is|would be|should be)\b",  # the / the correct / my answer is
     r"answer\s*:",
     r"答案是",
     r"答案为",
@@ -36,7 +36,7 @@ class ExtractionPolicy:
     answer_tags: bool = True
     """Look for `<answer>...</answer>`."""
     phrases: tuple[str, ...] = _DEFAULT_PHRASES
-    """Regexes of phrases ("the answer is", Chinese equivalents) the answer follows; last one wins."""
+    """Regexes of phrases ("the answer is", "my answer would be", Chinese equivalents) the answer follows; last one wins."""
     whole_text_max_chars: int = 60
     """A response no longer than this (single line) with no marker is taken as the answer itself."""
     last_number: bool = False
