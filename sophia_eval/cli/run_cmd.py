@@ -52,6 +52,12 @@ def parse_options(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def run_label(meta: dict[str, Any]) -> str:
+    """`name:split` of a stored run, as `run -b` names it."""
+    bench = meta["config"]["benchmark"]
+    return f"{bench['name']}:{bench['split']}" if bench.get("split") else bench["name"]
+
+
 def results_table(rows: list[tuple[str, Path, dict[str, Any]]]) -> Any:
     """Results as a rich table (run directories are printed after it, unwrapped)."""
     from rich.table import Table
@@ -133,7 +139,7 @@ def register(app: typer.Typer) -> None:
         except known_errors() as exc:
             raise fail(exc) from None
         meta = RunStore.open(path).meta
-        Console().print(results_table([(meta["config"]["benchmark"]["name"], path, meta["summary"])]))
+        Console().print(results_table([(run_label(meta), path, meta["summary"])]))
         Console().print(f"merged {len(shards)} shards into [bold]{path}[/]")
 
 

@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         """Re-score a run with the current verifier, or import predictions from another harness and score them."""
         from rich.console import Console
 
-        from sophia_eval.cli.run_cmd import fail, known_errors, results_table
+        from sophia_eval.cli.run_cmd import fail, known_errors, results_table, run_label
         from sophia_eval.importers import ImportFormatError
 
         console = Console()
@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
                 bench_meta = RunStore.open(path).meta.get("benchmark_meta") or {}
                 judge = Judge(JudgeConfig(base_url=judge_url, model=judge_model), required=bench_meta.get("judge") == "required")
             summary = harness.rescore(path, workers=verify_workers, judge=judge, progress=progress)
-            name = RunStore.open(path).meta["config"]["benchmark"]["name"]
+            name = run_label(RunStore.open(path).meta)
         except (*known_errors(), ImportFormatError) as exc:
             raise fail(exc) from None
         console.print(results_table([(name, Path(path), summary)]))
