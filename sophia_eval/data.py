@@ -41,7 +41,7 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
                 return c.resolve()
         raise DataError(
             "no benchmark data root: pass --data-dir DIR or set SOPHIA_EVAL_DATA=DIR (development "
-            f"default ../shared/data not found at {', '.join(str(c.resolve()) for c in candidates)})"
+            f"default ../shared/data not found at {', '.join(dict.fromkeys(str(c.resolve()) for c in candidates))})"
         )
     if not root.is_dir():
         raise DataError(f"data root {root} (from {how}) does not exist or is not a directory; "
