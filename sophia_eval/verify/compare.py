@@ -12,7 +12,7 @@ from fractions import Fraction
 
 from sophia_eval.verify.normalize import (
     Normalized, compact, expand_pm, label_key, split_label, split_top_level, strip_assignment, strip_membership,
-    strip_text_wrappers,
+    strip_text_wrappers, unit_key,
 )
 from sophia_eval.verify.numbers import Num, numbers_match, parse_number
 from sophia_eval.verify.probe import clearly_different
@@ -36,6 +36,10 @@ _MULTI_SEPS = (",", ";", "\\text{ or }", "\\text{or}", " or ", "\\text{ and }", 
 _INF_RE = re.compile(r"^([+-]?)\s*(?:\\infty|inf|infinity)$")
 _JUXTAPOSED_NUMBERS_RE = re.compile(r"(?<![\w.])\d+(?:\.\d+)?\s+\d")
 _WORDS_RE = re.compile(r"^[A-Za-z][A-Za-z '\-]*$")
+# A numeral with its base as a subscript (52_8, 4210_{5}, 1A_{16}): the grammar drops the
+# subscript of a number, so the base must be compared here
+_BASE_NUMERAL_RE = re.compile(r"^([0-9A-Z]*[0-9][0-9A-Z]*)\s*_\s*(?:\{\s*(\d{1,2})\s*\}|(\d))$")
+_DIGITS_RE = re.compile(r"^[0-9A-Z]+$")
 
 
 class Comparator:
@@ -51,6 +55,9 @@ class Comparator:
     # ---- entry -------------------------------------------------------------------------
     def compare(self, gold: Normalized, pred: Normalized) -> Outcome:
         g, p = gold.text, pred.text
+        gu, pu = unit_key(gold.unit or self.req.unit), unit_key(pred.unit)
+        if gu and pu and gu != pu:  # 50.27 m is not 50.27 cm (no conversion: a unit is part of the answer)
+            return Outcome("incorrect", "unit", f"unit {pred.unit.strip()!r}, expected {(gold.unit or self.req.unit or '').strip()!r}")
         if not self.check_only and compact(g) == compact(p) and (gold.percent == pred.percent or not pred.percent):
             return Outcome("correct", "string")
         if len(g) > MAX_ANSWER_CHARS or len(p) > MAX_ANSWER_CHARS:
@@ -193,6 +200,10 @@ class Comparator:
         if compact(g) == compact(p):
             self._last_method = "string"
             return True
+        based = _base_numerals(g, p)
+        if based is not None:
+            self._last_method = "base"
+            return based
         gi, pi_ = _INF_RE.match(compact(g)), _INF_RE.match(compact(p))
         if gi or pi_:
             self._last_method = "infinity"
@@ -264,6 +275,26 @@ class Comparator:
             self._last_method = "symbolic_mismatch"  # e.g. a number against a set: not equal
             return False
         return ok
+
+
+def _base_numerals(g: str, p: str) -> bool | None:
+    """Numerals with a base subscript: same digits and, when both name one, the same base
+    (`52_8` is `52_{8}` and `52`, not `52_9`); None when neither side is such a numeral."""
+    gm, pm = (m if m and _valid_in_base(m) else None for m in (_BASE_NUMERAL_RE.match(g), _BASE_NUMERAL_RE.match(p)))
+    if not (gm or pm):
+        return None
+    (gd, gb), (pd, pb) = [(m.group(1), m.group(2) or m.group(3)) if m else (x, None)
+                          for m, x in ((gm, g), (pm, p))]
+    if not _DIGITS_RE.match(gd) or not _DIGITS_RE.match(pd):
+        return False
+    if gb is not None and pb is not None and int(gb) != int(pb):
+        return False
+    return gd.lstrip("0") == pd.lstrip("0")
+
+
+def _valid_in_base(m: "re.Match[str]") -> bool:
+    base = int(m.group(2) or m.group(3))
+    return 2 <= base <= 36 and all(int(c, 36) < base for c in m.group(1))
 
 
 def _bracketed(s: str) -> bool:

@@ -71,6 +71,8 @@ class Normalized:
     text: str
     percent: bool = False
     degree: bool = False
+    unit: str | None = None
+    """The unit text stripped from the end (`\\mathrm{~cm}^{2}`), if any."""
 
 
 _TEXT_SEP_RE = re.compile(r"\\text\s*\{\s*(,|;|and)\s+(?=[A-Za-z])")
@@ -133,17 +135,70 @@ def strip_text_wrappers(s: str) -> str:
 
 def strip_unit(s: str, unit: str | None) -> str:
     """Drop the benchmark's unit (when given) and a trailing unit word or `\\text{...}` after a number."""
+    return _strip_unit(s, unit)[0]
+
+
+def _strip_unit(s: str, unit: str | None) -> tuple[str, str | None]:
+    """`strip_unit` plus the text it removed (None when nothing was)."""
+    removed: str | None = None
     if unit:
         u = strip_text_wrappers(basic(unit)).strip()
-        if u and s.endswith(u) and s[: -len(u)].strip():
+        # whole unit only: the item's "m" is not the tail of a predicted "cm"
+        if u and s.endswith(u) and s[: -len(u)].strip() and not (u[0].isalpha() and s[: -len(u)][-1:].isalpha()):
+            removed = s[-len(u):]
             s = s[: -len(u)].rstrip()
             s = re.sub(r"\\(?:text|mathrm|mbox)\s*\{\s*\}$", "", s).rstrip()
     for _ in range(2):
         m = _UNIT_TAIL_RE.match(s) or _UNIT_AFTER_EXPR_RE.match(s)
         if not m:
             break
+        removed = s[m.end("num"):] + (" " + removed if removed else "")
         s = m.group("num").rstrip()
-    return s
+    return s, removed
+
+
+_LENGTH_UNITS = {
+    "mm": ("mm", "millimeter", "millimeters", "millimetre", "millimetres"),
+    "cm": ("cm", "centimeter", "centimeters", "centimetre", "centimetres"),
+    "dm": ("dm", "decimeter", "decimeters", "decimetre", "decimetres"),
+    "m": ("m", "meter", "meters", "metre", "metres"),
+    "km": ("km", "kilometer", "kilometers", "kilometre", "kilometres"),
+    "in": ("in", "inch", "inches"), "ft": ("ft", "foot", "feet"), "yd": ("yd", "yard", "yards"),
+    "mi": ("mi", "mile", "miles"),
+}
+_OTHER_UNITS = {
+    "mg": ("mg", "milligram", "milligrams"), "g": ("g", "gram", "grams"),
+    "kg": ("kg", "kilogram", "kilograms"), "lb": ("lb", "lbs", "pound", "pounds"),
+    "s": ("s", "sec", "secs", "second", "seconds"), "min": ("min", "mins", "minute", "minutes"),
+    "h": ("h", "hr", "hrs", "hour", "hours"), "day": ("day", "days"), "week": ("week", "weeks"),
+    "year": ("year", "years"), "ml": ("ml", "milliliter", "milliliters", "millilitre", "millilitres"),
+    "l": ("l", "liter", "liters", "litre", "litres"),
+}
+_UNIT_NAMES = {name: key for table in (_LENGTH_UNITS, _OTHER_UNITS) for key, names in table.items() for name in names}
+_UNIT_POWER_RE = re.compile(r"^(?:(square|sq|cubic|cu)\b\.?\s*)?([a-z]+)\s*(?:\^\s*\{?\s*([23])\s*\}?|(²|³)|\s+(squared|cubed))?$")
+
+
+def unit_key(text: str | None) -> tuple[str, int] | None:
+    """(`cm`, 2) for `\\mathrm{~cm}^{2}`, `square centimeters`, `sq cm`; None for a unit this
+    small table does not know (then units are not compared: `units^2`, `N/m`, `mph`)."""
+    if not text:
+        return None
+    t = strip_text_wrappers(text.replace("~", " ")).replace("{", "").replace("}", "")
+    t = re.sub(r"\s+", " ", t).strip().rstrip(".").strip().lower()
+    if len(t) > 40:
+        return None
+    m = _UNIT_POWER_RE.match(t)
+    if not m:
+        return None
+    word, name, exp, sup, tail = m.groups()
+    key = _UNIT_NAMES.get(name)
+    if key is None:
+        return None
+    powers = [2 if w in ("square", "sq", "squared", "²") or e == "2" else 3
+              for w, e in ((word, None), (tail, None), (sup, None), (None, exp)) if w or e]
+    if len(powers) > 1 or (powers and key not in _LENGTH_UNITS):
+        return None
+    return key, powers[0] if powers else 1
 
 
 _GOLD_UNIT_RE = re.compile(r"[\d}]\s*\\(?:text|mathrm|mbox)\s*\{\s*~?\s*([^{}]+?)\s*\}\s*$")
@@ -215,16 +270,16 @@ def normalize(s: str, *, unit: str | None = None) -> Normalized:
         s = rest.strip()
     if unit and basic(unit) in ("%", "\\%"):
         unit = None  # a percent unit is handled as a percent, below
-    s = strip_unit(s, unit)
+    s, stripped = _strip_unit(s, unit)
     degree = bool(_DEGREE_RE.search(s))
     if degree:
         s = _DEGREE_RE.sub("", s).replace("{}", "").strip()
     percent = bool(_PERCENT_RE.search(s)) and s.count("%") <= 1  # "21%, 2%": per element, later
     if percent:
         s = _PERCENT_RE.sub("", s).strip()
-    s = strip_unit(s, unit)
+    s, stripped2 = _strip_unit(s, unit)
     s = strip_text_wrappers(s) if re.fullmatch(r"\s*\\(?:text|textbf|mathrm|mbox)\s*\{[^{}]*\}\s*", s) else s
-    return Normalized(text=s.rstrip(".").strip(), percent=percent, degree=degree)
+    return Normalized(text=s.rstrip(".").strip(), percent=percent, degree=degree, unit=stripped2 or stripped)
 
 
 def _unstack(s: str) -> str:
