@@ -40,6 +40,8 @@ _WORDS_RE = re.compile(r"^[A-Za-z][A-Za-z '\-]*$")
 # subscript of a number, so the base must be compared here
 _BASE_NUMERAL_RE = re.compile(r"^([0-9A-Z]*[0-9][0-9A-Z]*)\s*_\s*(?:\{\s*(\d{1,2})\s*\}|(\d))$")
 _DIGITS_RE = re.compile(r"^[0-9A-Z]+$")
+# A compass bearing (N 34° W, degree mark already removed): letters and angle, not a product N*34*W
+_BEARING_RE = re.compile(r"^([NS])\s*(\d{1,3}(?:\.\d+)?)\s*([EW])$")
 
 
 class Comparator:
@@ -200,6 +202,14 @@ class Comparator:
         if compact(g) == compact(p):
             self._last_method = "string"
             return True
+        gb, pb = _BEARING_RE.match(g), _BEARING_RE.match(p)
+        if gb or pb:
+            self._last_method = "bearing"
+            if not (gb and pb and gb.group(1) == pb.group(1) and gb.group(3) == pb.group(3)):
+                return False
+            ok, _ = numbers_match(parse_number(gb.group(2)), parse_number(pb.group(2)), tolerance=self._tol(i),
+                                  rel_tolerance=self.req.rel_tolerance, precision=self.req.precision)
+            return ok
         based = _base_numerals(g, p)
         if based is not None:
             self._last_method = "base"

@@ -24,7 +24,14 @@ class SymbolicError(Exception):
 # Letters the LaTeX grammar turns into constants or functions, although in answers they are
 # almost always variables: \gamma/\Gamma (EulerGamma / the gamma function: "\gamma+1" parses as
 # gamma(+1) = 1), E (a number token: "E_{1}" fails), I (the imaginary unit).
-_SYMBOL_REWRITES = (
+def _angle_name(m: "re.Match[str]") -> str:
+    a, b, c = m.groups()
+    return rf"\mathrm{{ang{min(a, c)}{b}{max(a, c)}}}"  # ABC = CBA; the vertex B stays in the middle
+
+
+_SYMBOL_REWRITES: tuple[tuple["re.Pattern[str]", Any], ...] = (
+    # \angle ABC names one angle: a product A*B*C would equal \angle ACB
+    (re.compile(r"\\angle\s*([A-Z])\s*([A-Z])\s*([A-Z])(?![A-Za-z_'])"), _angle_name),
     (re.compile(r"\\mathcal\s*\{([A-Za-z])\}"), r"\1"),  # \mathcal{E} (an EMF) names the letter
     (re.compile(r"\\(?:vec|overrightarrow)\s*\{((?:[^{}]|\{[^{}]*\})*)\}"), r"\1"),  # a vector's name is its letter
     (re.compile(r"_\{\s*\\(?:mathrm|text|rm|mathit)\s*\{\s*([A-Za-z0-9]+)\s*\}\s*\}"), r"_{\1}"),  # V_{\mathrm{th}}
@@ -97,11 +104,28 @@ def _has_float(e: Any) -> bool:
     return isinstance(e, sympy.Basic) and bool(e.atoms(sympy.Float))
 
 
-def _probe_points(symbols: list[Any]) -> list[dict[Any, Any]]:
+def _probe_points(symbols: list[Any], exprs: tuple[Any, ...] = ()) -> list[dict[Any, Any]]:
+    """Fixed rational points in (0.09, 14): four identify analytic expressions. Piecewise ones
+    (|x|, floors, min/max) can agree on a whole region (|x-1| = x-1 for x >= 1), so they get
+    many more points, of both signs."""
     import sympy
 
     rng = random.Random(1729)  # fixed: verdicts must be reproducible
+    if _piecewise(exprs):
+        return [{x: sympy.Rational(rng.choice((-1, 1)) * rng.randint(1, 97), rng.randint(7, 31)) for x in symbols}
+                for _ in range(_PIECEWISE_PROBES)]
     return [{x: sympy.Rational(rng.randint(3, 97), rng.randint(7, 31)) for x in symbols} for _ in range(_PROBES)]
+
+
+_PIECEWISE_PROBES = 32
+
+
+def _piecewise(exprs: tuple[Any, ...]) -> bool:
+    import sympy
+
+    kinds = (sympy.Abs, sympy.floor, sympy.ceiling, sympy.sign, sympy.Min, sympy.Max, sympy.Mod,
+             sympy.frac, sympy.Piecewise, sympy.Heaviside)
+    return any(isinstance(e, sympy.Basic) and e.has(*kinds) for e in exprs)
 
 
 def _value(e: Any, point: dict[Any, Any]) -> Any:
@@ -177,7 +201,7 @@ def exprs_equal(gold: Any, pred: Any, *, tolerance: float | None = None,
     if _has_float(pred) and not _has_float(gold):
         return False, "inexact_prediction"  # 1.414 is not \sqrt{2} unless the item allows a tolerance
     diff = gold - pred
-    for point in _probe_points(symbols) if symbols else [{}]:
+    for point in _probe_points(symbols, (gold, pred)) if symbols else [{}]:
         same = _zero_at(diff, gold, point)
         if same is None:
             break  # undefined at a probe: fall through to simplify
@@ -207,7 +231,7 @@ def _relations_equal(gold: Any, pred: Any) -> tuple[bool, str]:
         g = -g
     symbols = sorted(f.free_symbols | g.free_symbols, key=str)
     ratio: complex | None = None
-    for point in _probe_points(symbols) if symbols else [{}]:
+    for point in _probe_points(symbols, (f, g)) if symbols else [{}]:
         fv, gv = _value(f, point), _value(g, point)
         if fv is None or gv is None:
             return False, "equation"
