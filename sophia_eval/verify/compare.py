@@ -58,15 +58,17 @@ class Comparator:
     def compare(self, gold: Normalized, pred: Normalized) -> Outcome:
         g, p = gold.text, pred.text
         gu, pu = unit_key(gold.unit or self.req.unit), unit_key(pred.unit)
-        if gu and pu and gu != pu:  # 50.27 m is not 50.27 cm (no conversion: a unit is part of the answer)
+        radians = gold.degree and not pred.degree and pu == ("rad", 1)  # 145 rad is not 145°
+        if gu and pu and gu != pu and not radians:  # 50.27 m is not 50.27 cm (no conversion: a unit is part of the answer)
             return Outcome("incorrect", "unit", f"unit {pred.unit.strip()!r}, expected {(gold.unit or self.req.unit or '').strip()!r}")
-        if not self.check_only and compact(g) == compact(p) and (gold.percent == pred.percent or not pred.percent):
+        if not self.check_only and not radians and compact(g) == compact(p) \
+                and (gold.percent == pred.percent or not pred.percent):
             return Outcome("correct", "string")
         if len(g) > MAX_ANSWER_CHARS or len(p) > MAX_ANSWER_CHARS:
             return Outcome("incorrect", "string", "answer too long for structured comparison")
         if gold.percent or self.req.answer_type == "percent":
             return self._percent(g, p, pred.percent)
-        if gold.degree and not pred.degree and "\\pi" in p:  # 30° against \frac{\pi}{6}
+        if radians or (gold.degree and not pred.degree and "\\pi" in p):  # 30° against \frac{\pi}{6}
             ok = self._scalar(g, f"\\frac{{180}}{{\\pi}}\\cdot ({p})", 0)
             return Outcome("correct" if ok else "incorrect", "degrees")
         if pred.percent:  # "25%" against gold 25 (unit) or gold 0.25 (same quantity)

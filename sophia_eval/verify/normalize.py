@@ -172,10 +172,10 @@ _OTHER_UNITS = {
     "s": ("s", "sec", "secs", "second", "seconds"), "min": ("min", "mins", "minute", "minutes"),
     "h": ("h", "hr", "hrs", "hour", "hours"), "day": ("day", "days"), "week": ("week", "weeks"),
     "year": ("year", "years"), "ml": ("ml", "milliliter", "milliliters", "millilitre", "millilitres"),
-    "l": ("l", "liter", "liters", "litre", "litres"),
+    "l": ("l", "liter", "liters", "litre", "litres"), "rad": ("rad", "rads", "radian", "radians"),
 }
 _UNIT_NAMES = {name: key for table in (_LENGTH_UNITS, _OTHER_UNITS) for key, names in table.items() for name in names}
-_UNIT_POWER_RE = re.compile(r"^(?:(square|sq|cubic|cu)\b\.?\s*)?([a-z]+)\s*(?:\^\s*\{?\s*([23])\s*\}?|(²|³)|\s+(squared|cubed))?$")
+_UNIT_POWER_RE = re.compile(r"^(?:(square|sq|cubic|cu)\b\.?\s*)?([a-z]+)\s*(?:\^\s*\{?\s*([1-9])\s*\}?|(²|³)|\s+(squared|cubed))?$")
 
 
 def unit_key(text: str | None) -> tuple[str, int] | None:
@@ -194,7 +194,7 @@ def unit_key(text: str | None) -> tuple[str, int] | None:
     key = _UNIT_NAMES.get(name)
     if key is None:
         return None
-    powers = [2 if w in ("square", "sq", "squared", "²") or e == "2" else 3
+    powers = [int(e) if e else 2 if w in ("square", "sq", "squared", "²") else 3
               for w, e in ((word, None), (tail, None), (sup, None), (None, exp)) if w or e]
     if len(powers) > 1 or (powers and key not in _LENGTH_UNITS):
         return None
