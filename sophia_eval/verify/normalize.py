@@ -173,6 +173,7 @@ _OTHER_UNITS = {
     "h": ("h", "hr", "hrs", "hour", "hours"), "day": ("day", "days"), "week": ("week", "weeks"),
     "year": ("year", "years"), "ml": ("ml", "milliliter", "milliliters", "millilitre", "millilitres"),
     "l": ("l", "liter", "liters", "litre", "litres"), "rad": ("rad", "rads", "radian", "radians"),
+    "unit": ("unit", "units"),  # generic: only its power is compared (units^2 vs units^3), see compare
 }
 _UNIT_NAMES = {name: key for table in (_LENGTH_UNITS, _OTHER_UNITS) for key, names in table.items() for name in names}
 _UNIT_POWER_RE = re.compile(r"^(?:(square|sq|cubic|cu)\b\.?\s*)?([a-z]+)\s*(?:\^\s*\{?\s*([1-9])\s*\}?|(²|³)|\s+(squared|cubed))?$")
@@ -196,7 +197,7 @@ def unit_key(text: str | None) -> tuple[str, int] | None:
         return None
     powers = [int(e) if e else 2 if w in ("square", "sq", "squared", "²") else 3
               for w, e in ((word, None), (tail, None), (sup, None), (None, exp)) if w or e]
-    if len(powers) > 1 or (powers and key not in _LENGTH_UNITS):
+    if len(powers) > 1 or (powers and key not in _LENGTH_UNITS and key != "unit"):
         return None
     return key, powers[0] if powers else 1
 
