@@ -59,8 +59,9 @@ class Comparator:
         g, p = gold.text, pred.text
         gu, pu = unit_key(gold.unit or self.req.unit), unit_key(pred.unit)
         radians = gold.degree and not pred.degree and pu == ("rad", 1)  # 145 rad is not 145°
-        # generic "units" matches any named unit of the same power, not another power
-        if gu and pu and gu != pu and not radians and (gu[0] == pu[0] or "unit" not in (gu[0], pu[0])):  # 50.27 m is not 50.27 cm (no conversion: a unit is part of the answer)
+        # 50.27 m is not 50.27 cm (no conversion: a unit is part of the answer); the generic
+        # "units" matches any named unit of the same power, not another power
+        if gu and pu and gu != pu and not radians and (gu[0] == pu[0] or "unit" not in (gu[0], pu[0])):
             return Outcome("incorrect", "unit", f"unit {pred.unit.strip()!r}, expected {(gold.unit or self.req.unit or '').strip()!r}")
         if not self.check_only and not radians and compact(g) == compact(p) \
                 and (gold.percent == pred.percent or not pred.percent):
