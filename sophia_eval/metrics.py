@@ -130,10 +130,15 @@ def bootstrap_interval(
     return float(low), float(high)
 
 
-def mean_metric(values: Sequence[float], *, ci: bool = True, seed: int = 0) -> dict[str, Any]:
+def mean_metric(
+    values: Sequence[float], *, ci: bool = True, seed: int = 0, samples_per_item: int = 1
+) -> dict[str, Any]:
     """`{"value", "ci_low", "ci_high", "n_items", "ci_method"}` in percent for per-item scores in [0, 1].
 
-    Wilson when every per-item value is 0 or 1 (one sample per item), bootstrap otherwise.
+    The interval follows the run's protocol, not the values: Wilson when the run has one sample
+    per item (`samples_per_item == 1`: every value is a 0/1 outcome), otherwise the percentile
+    bootstrap over items (seed `seed`, 2000 resamples), also for metrics whose per-item values
+    happen to be 0/1 (maj@n, pass@n), so every metric of one run uses one method.
     """
     n = len(values)
     if n == 0:
@@ -142,7 +147,9 @@ def mean_metric(values: Sequence[float], *, ci: bool = True, seed: int = 0) -> d
     out: dict[str, Any] = {"value": round(100 * mean, 4), "n_items": n}
     if not ci:
         return out
-    if all(v in (0.0, 1.0) for v in values):
+    if samples_per_item <= 1:
+        if not all(v in (0.0, 1.0) for v in values):
+            raise ValueError("Wilson interval needs 0/1 per-item values (one sample per item)")
         low, high = wilson_interval(sum(values), n)
         method = "wilson"
     else:
@@ -247,7 +254,8 @@ def dynamath_worst_case(items: Sequence[ItemResult], seed_field: str = "seed") -
                 if all(v.outcomes[j] is not None for v in variants)]
         if hits:
             per_seed.append(sum(hits) / len(hits))
-    metric = mean_metric(per_seed)
+    n_samples = max((len(it.outcomes) for it in items), default=1)
+    metric = mean_metric(per_seed, samples_per_item=n_samples)
     metric["n_seeds"] = len(per_seed)
     return metric
 
@@ -362,10 +370,10 @@ def summarize(
     metrics: dict[str, Any] = {}
     if items:
         for k in _ks(n):
-            metrics[f"pass@{k}"] = mean_metric(pass_at_k_values(items, k), seed=ci_seed)
+            metrics[f"pass@{k}"] = mean_metric(pass_at_k_values(items, k), seed=ci_seed, samples_per_item=n)
         if n > 1:
-            metrics[f"avg@{n}"] = mean_metric(avg_values(items), seed=ci_seed)
-            metrics[f"maj@{n}"] = mean_metric(maj_values(items, n), seed=ci_seed)
+            metrics[f"avg@{n}"] = mean_metric(avg_values(items), seed=ci_seed, samples_per_item=n)
+            metrics[f"maj@{n}"] = mean_metric(maj_values(items, n), seed=ci_seed, samples_per_item=n)
     summary: dict[str, Any] = {
         "n_items": len(items),
         "n_samples": len(records),
