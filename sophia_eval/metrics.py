@@ -232,12 +232,27 @@ def _natural_key(text: str) -> tuple[Any, ...]:
         return (1, 0.0, text)
 
 
-def dynamath_worst_case(items: Sequence[ItemResult], seed_field: str = "seed") -> dict[str, Any]:
-    """DynaMath worst-case accuracy: a seed question counts only if every variant is correct.
+DYNAMATH_VARIANTS = 10
+"""Variants per DynaMath seed question in the official sample (501 seeds x 10 = 5010 items)."""
+
+
+def dynamath_worst_case(
+    items: Sequence[ItemResult], seed_field: str = "seed", n_variants: int = DYNAMATH_VARIANTS
+) -> dict[str, Any]:
+    """DynaMath worst-case accuracy: a seed question counts only if all its variants are correct.
+
+    The official metric is over 501 seeds with 10 variants each. A seed enters the metric only
+    when the run has all `n_variants` of its variants and every one is scored; otherwise it is
+    left out and counted in `n_seeds_incomplete`, whatever the variants that are there say. So a
+    `--limit` run (which takes variant 1 of the first seeds) reports no worst case instead of
+    plain accuracy, and a variant lost to a backend error or a bad gold neither makes its seed
+    right nor wrong. The rule does not look at outcomes: leaving out only the seeds whose
+    present variants are all right would bias the value down.
 
     With n samples per item, worst case is taken per sample index j (variant v's j-th sample) and
-    averaged over j, which equals the official definition when n = 1. A seed is left out when any
-    variant has no scored sample at that index.
+    averaged over the indices where every variant is scored; that equals the official definition
+    when n = 1. The per-seed values feed `mean_metric` (Wilson for n = 1, bootstrap over seeds
+    otherwise); `n_items` = `n_seeds` = seeds the value rests on.
     """
     seeds: dict[str, list[ItemResult]] = defaultdict(list)
     for it in items:
@@ -248,15 +263,24 @@ def dynamath_worst_case(items: Sequence[ItemResult], seed_field: str = "seed") -
             )
         seeds[it.categories[seed_field]].append(it)
     per_seed: list[float] = []
+    incomplete = 0
     for variants in seeds.values():
+        if len(variants) > n_variants:
+            raise ValueError(
+                f"DynaMath seed {variants[0].categories[seed_field]!r} has {len(variants)} variants in "
+                f"the run, more than the {n_variants} expected"
+            )
         n = min(len(v.outcomes) for v in variants)
         hits = [all(v.outcomes[j] for v in variants) for j in range(n)
                 if all(v.outcomes[j] is not None for v in variants)]
-        if hits:
-            per_seed.append(sum(hits) / len(hits))
+        if len(variants) < n_variants or not hits:
+            incomplete += 1
+            continue
+        per_seed.append(sum(hits) / len(hits))
     n_samples = max((len(it.outcomes) for it in items), default=1)
     metric = mean_metric(per_seed, samples_per_item=n_samples)
     metric["n_seeds"] = len(per_seed)
+    metric["n_seeds_incomplete"] = incomplete
     return metric
 
 
@@ -354,12 +378,14 @@ def summarize(
     metric: str = "accuracy",
     breakdown: Sequence[str] = (),
     seed_field: str = "seed",
+    dynamath_variants: int = DYNAMATH_VARIANTS,
     wemath_fields: tuple[str, str] = ("problem_id", "step"),
     ci_seed: int = 0,
 ) -> dict[str, Any]:
     """The run.json `summary` (docs/CONTRACTS.md) for scored records of one run.
 
-    `metric` is the benchmark's official metric: `accuracy`, `dynamath` (adds `worst_case`) or
+    `metric` is the benchmark's official metric: `accuracy`, `dynamath` (adds `worst_case`, over
+    seeds that have all `dynamath_variants` variants scored) or
     `wemath` (adds `wemath_strict`/`wemath_loose` and the four dimensions under `wemath`).
     """
     if metric not in ("accuracy", "dynamath", "wemath"):
@@ -387,7 +413,7 @@ def summarize(
         "n_unscored_items": sum(it.n_scored == 0 for it in items),
     }
     if metric == "dynamath" and items:
-        metrics["worst_case"] = dynamath_worst_case(items, seed_field)
+        metrics["worst_case"] = dynamath_worst_case(items, seed_field, dynamath_variants)
     if metric == "wemath":
         wm = wemath_scores(items, *wemath_fields)
         summary["wemath"] = wm

@@ -113,10 +113,11 @@ def test_category_breakdown_per_value():
 
 
 def test_dynamath_worst_case_needs_every_variant():
-    recs = [rec("s1v1", 0, "correct", seed="1"), rec("s1v2", 0, "correct", seed="1"),
-            rec("s2v1", 0, "correct", seed="2"), rec("s2v2", 0, "incorrect", seed="2")]
+    # seed 1: 10 of 10 right; seed 2: 9 of 10 right -> average 19/20, worst case 1/2
+    recs = [rec(f"s1v{v}", 0, "correct", seed="1") for v in range(10)]
+    recs += [rec(f"s2v{v}", 0, "correct" if v else "incorrect", seed="2") for v in range(10)]
     s = M.summarize(recs, metric="dynamath")
-    assert (s["metrics"]["pass@1"]["value"], s["metrics"]["worst_case"]["value"]) == (75.0, 50.0)
+    assert (s["metrics"]["pass@1"]["value"], s["metrics"]["worst_case"]["value"]) == (95.0, 50.0)
 
 
 def test_dynamath_without_seed_field_raises_naming_item():
@@ -286,6 +287,19 @@ def test_dynamath_average_accuracy_over_scored_variants():
     # scored variants: 10 + 10 + 9 + 9 + 9 = 47, correct 10 + 9 + 9 + 9 + 8 = 45
     m = M.summarize(_dyna_case(), metric="dynamath")["metrics"]["pass@1"]
     assert (m["value"], m["n_items"]) == (pytest.approx(100 * 45 / 47, abs=1e-4), 47)
+
+
+def test_dynamath_worst_case_counts_only_complete_seeds():
+    # complete seeds: s1 (all right) and s2 (one wrong) -> 1/2; s3, s4, s5 left out
+    w = M.summarize(_dyna_case(), metric="dynamath")["metrics"]["worst_case"]
+    assert (w["value"], w["n_items"], w["n_seeds"], w["n_seeds_incomplete"]) == (50.0, 2, 2, 3)
+
+
+def test_dynamath_limit_run_with_one_variant_per_seed_has_no_worst_case():
+    # --limit takes variant 1 of the first seeds: worst case cannot be measured (not = accuracy)
+    recs = [r for s in ("s1", "s2", "s3") for r in _dyna(s, ["correct"])]
+    w = M.summarize(recs, metric="dynamath")["metrics"]["worst_case"]
+    assert (w["value"], w["n_items"], w["n_seeds_incomplete"]) == (None, 0, 3)
 
 
 # WeMath: 3 two-step and 2 three-step problems, one-step problem ignored (hand-computed)

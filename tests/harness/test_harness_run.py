@@ -168,12 +168,12 @@ def test_run_json_summary_is_json_and_in_percent(tmp_path):
 def test_dynamath_run_reports_worst_case(tmp_path):
     from dataclasses import replace
 
-    samples = [replace(s, categories={"seed": str(i // 2)}) for i, s in enumerate(toy_samples(8))]
+    samples = [replace(s, categories={"seed": str(i // 10)}) for i, s in enumerate(toy_samples(20))]
     bench = replace(BENCH, metric="dynamath", breakdown=())
     path = harness.run(toy_config(tmp_path / "r"), generator=FakeGenerator(), samples=samples, bench=bench,
                        progress=False)
     metrics = RunStore.open(path).meta["summary"]["metrics"]
-    # q0,q1 share seed 0: q0 right, q1 wrong -> every seed has one wrong variant
+    # q0..q9 are the 10 variants of seed 0 (q0 right, q1 wrong, ...) -> every seed has a wrong variant
     assert (metrics["pass@1"]["value"], metrics["worst_case"]["value"]) == (50.0, 0.0)
 
 

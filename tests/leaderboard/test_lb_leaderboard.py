@@ -75,8 +75,8 @@ def test_run_on_another_split_is_never_mixed_with_published_numbers(published, m
 
 
 def test_dynamath_worst_case_run_sits_only_with_worst_case_numbers(published, make_run):
-    outcomes = {f"{s}-{v}": [s == 0 or v > 0] for s in range(4) for v in range(2)}
-    cats = {f"{s}-{v}": {"seed": str(s)} for s in range(4) for v in range(2)}
+    outcomes = {f"{s}-{v}": [s == 0 or v > 0] for s in range(4) for v in range(10)}
+    cats = {f"{s}-{v}": {"seed": str(s)} for s in range(4) for v in range(10)}
     run = make_run("d", model="mine", benchmark="dynamath", metric="dynamath", outcomes=outcomes, categories=cats)
     placed = set(_run_rows(_board(published, [run]), "mine"))
     assert placed == {("sophia", ("dynamath", "test", "pass@1")), ("internvl3.5_report", ("dynamath", "test", "worst_case"))}
