@@ -14,6 +14,7 @@ items a value rests on).
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
@@ -285,53 +286,77 @@ def dynamath_worst_case(
 
 
 WEMATH_DIMENSIONS = ("IK", "IG", "CM_strict", "CM_loose", "RM_strict", "RM_loose")
+_WEMATH_STEP = re.compile(r"^(\d+)steps_(\d+|multi)$")
+
+
+def _wemath_step(item: ItemResult, key: str) -> tuple[int, str] | None:
+    """`2steps_1` -> (2, "1"), `3steps_multi` -> (3, "multi"), `1step` -> None (one-step problem)."""
+    if key == "1step":
+        return None
+    m = _WEMATH_STEP.match(key)
+    if not m or int(m.group(1)) < 2 or (m.group(2) != "multi" and not 1 <= int(m.group(2)) <= int(m.group(1))):
+        raise ValueError(
+            f"WeMath item {item.item_id}: step key {key!r} is not `1step`, `<N>steps_<i>` or `<N>steps_multi`"
+        )
+    return int(m.group(1)), m.group(2)
 
 
 def wemath_scores(
     items: Sequence[ItemResult], problem_field: str = "problem_id", step_field: str = "step"
 ) -> dict[str, Any]:
-    """WeMath four-dimensional metrics over composite (2- and 3-step) problems.
+    """WeMath four-dimensional metrics over the composite (2- and 3-step) problems.
 
-    Per problem, from its one-step sub-problems and the composite (`step` ends in `multi`):
-    IK = some step wrong and composite wrong; IG = all steps right, composite wrong;
-    CM strict = all steps right and composite right (loose: any step right);
-    RM strict = some step wrong, composite right (loose: all steps wrong).
-    Rates of IK/IG/CM are over problems; RM is over composite-correct problems (RM / (RM + CM)).
-    Score = (N - 0.5 IG - RM - IK) / N. Items of one-step problems (no `multi` sibling) are ignored.
-    With n samples, dimensions are counted per sample index and averaged. Values in percent.
+    As the official script (We-Math/We-Math `evaluation/four_dimensional_metrics.py`): a problem
+    is the N-step composite `<N>steps_multi` with its one-step sub-problems `<N>steps_1..N`,
+    matched by `problem_id` within the same N. From the sub-problems and the composite:
+    IK = some step wrong, composite wrong; IG = all steps right, composite wrong;
+    CM strict = all steps right, composite right (loose: any step right, composite right);
+    RM strict = some step wrong, composite right (loose: all steps wrong, composite right).
+    IK, IG, CM rates are over the problems; RM rates are RM / (RM + CM) of the same variant.
+    Score = (N - 0.5 IG - RM - IK) / N with that variant's RM count (official N = 525).
+    `1step` items are not part of it. Values in percent.
+
+    Choices where the official script is silent (it assumes one complete run with one sample):
+    - a problem is classified only when its composite and all N sub-problems are in the run and
+      scored; otherwise (cut by --limit, backend error, bad gold) it is left out of N and
+      counted in `n_incomplete`, never counted as wrong or right;
+    - with n samples per item, a problem is classified per sample index j over the indices where
+      all its parts are scored, each index weighing 1 / (usable indices), so each problem still
+      counts once in N.
     """
-    problems: dict[str, dict[str, ItemResult]] = defaultdict(dict)
+    problems: dict[tuple[str, int], dict[str, ItemResult]] = defaultdict(dict)
     for it in items:
         if problem_field in it.categories and step_field in it.categories:
-            problems[it.categories[problem_field]][it.categories[step_field]] = it
+            step = _wemath_step(it, it.categories[step_field])
+            if step is None:
+                continue  # a one-step problem: not part of the four-dimensional metric
+            n_steps, part = step
+            problems[(it.categories[problem_field], n_steps)][part] = it
     counts: Counter[str] = Counter()
-    n_classified = 0.0
+    n_classified = 0
     incomplete = 0
-    for parts in problems.values():
-        multi = [it for key, it in parts.items() if key.endswith("multi")]
-        steps = [it for key, it in parts.items() if not key.endswith("multi")]
-        if not multi:
-            continue  # a one-step problem: not part of the four-dimensional metric
-        if len(steps) < 2:
+    for (_, n_steps), parts in problems.items():
+        steps = [parts.get(str(i)) for i in range(1, n_steps + 1)]
+        multi = parts.get("multi")
+        if multi is None or any(st is None for st in steps):
             incomplete += 1
             continue
-        group = steps + multi[:1]
+        group = [*steps, multi]
         n = min(len(it.outcomes) for it in group)
         usable = [j for j in range(n) if all(it.outcomes[j] is not None for it in group)]
         if not usable:
             incomplete += 1
             continue
+        w = 1.0 / len(usable)
         for j in usable:
-            step_ok = [bool(it.outcomes[j]) for it in steps]
-            comp_ok = bool(multi[0].outcomes[j])
-            w = 1.0 / len(usable)
-            if comp_ok:
+            step_ok = [bool(st.outcomes[j]) for st in steps]
+            if multi.outcomes[j]:
                 counts["CM_strict" if all(step_ok) else "RM_strict"] += w
                 counts["CM_loose" if any(step_ok) else "RM_loose"] += w
             else:
                 counts["IG" if all(step_ok) else "IK"] += w
         n_classified += 1
-    out: dict[str, Any] = {"n_problems": int(n_classified), "n_incomplete": incomplete}
+    out: dict[str, Any] = {"n_problems": n_classified, "n_incomplete": incomplete}
     if not n_classified:
         out.update({dim: None for dim in WEMATH_DIMENSIONS}, score_strict=None, score_loose=None)
         return out

@@ -127,9 +127,9 @@ def test_dynamath_without_seed_field_raises_naming_item():
 
 def _wemath(pid, steps_ok, multi_ok):
     n = len(steps_ok)
-    out = [rec(f"{pid}_{i + 1}", 0, "correct" if ok else "incorrect", problem_id=pid,
+    out = [rec(f"{pid}_{n}steps_{i + 1}", 0, "correct" if ok else "incorrect", problem_id=pid,
                step=f"{n}steps_{i + 1}") for i, ok in enumerate(steps_ok)]
-    out.append(rec(f"{pid}_m", 0, "correct" if multi_ok else "incorrect", problem_id=pid,
+    out.append(rec(f"{pid}_{n}steps_multi", 0, "correct" if multi_ok else "incorrect", problem_id=pid,
                    step=f"{n}steps_multi"))
     return out
 
@@ -336,9 +336,34 @@ def test_wemath_hand_case_scores():
         40.0, 60.0, 5)
 
 
+def test_wemath_three_step_problem_missing_a_step_is_incomplete():
+    # a 3-step problem whose third sub-problem is not in the run (--limit): not a 2-step problem
+    recs = [r for r in _wemath("q1", [True, True, True], True) if r["categories"]["step"] != "3steps_3"]
+    w = M.summarize(recs, metric="wemath")["wemath"]
+    assert (w["n_problems"], w["n_incomplete"], w["CM_strict"]) == (0, 1, None)
+
+
+def test_wemath_problem_missing_its_composite_is_incomplete():
+    recs = [r for r in _wemath("p1", [True, True], True) if not r["categories"]["step"].endswith("multi")]
+    w = M.summarize(recs, metric="wemath")["wemath"]
+    assert (w["n_problems"], w["n_incomplete"]) == (0, 1)
+
+
 def test_wemath_unscored_sub_problem_is_incomplete_not_wrong():
     recs = _wemath("p1", [True, True], True)
     recs[0] = {**recs[0], "status": "error", "correct": None}
     recs += _wemath("p2", [True, True], True)
     w = M.summarize(recs, metric="wemath")["wemath"]
     assert (w["n_problems"], w["n_incomplete"], w["CM_strict"], w["IK"]) == (1, 1, 100.0, 0.0)
+
+
+def test_wemath_same_id_for_a_two_and_a_three_step_problem_are_two_problems():
+    # the official script merges 2-step and 3-step problems separately by ID
+    recs = _wemath("7", [True, True], True) + _wemath("7", [False, False, False], False)
+    w = M.summarize(recs, metric="wemath")["wemath"]
+    assert (w["n_problems"], w["CM_strict"], w["IK"]) == (2, 50.0, 50.0)
+
+
+def test_wemath_unknown_step_key_raises_naming_item():
+    with pytest.raises(ValueError, match="item x.*'step two'"):
+        M.summarize([rec("x", 0, "correct", problem_id="1", step="step two")], metric="wemath")
