@@ -178,11 +178,19 @@ def avg_values(items: Iterable[ItemResult]) -> list[float]:
 
 
 def majority_correct(item: ItemResult, k: int | None = None) -> bool | None:
-    """Is the most frequent extracted answer among the first k scored samples correct?
+    """Is the most frequent extracted answer among the first k scored samples correct? (maj@k)
 
-    Ties go to the answer seen first. Samples with no extracted answer do not vote; if no sample
-    votes, the item counts as wrong (it was scored and answered nothing). None when nothing is
-    scored.
+    Rules (maj@k has no single official definition; these are the choices):
+    - only scored samples take part, in sample-index order: unscored ones (backend error,
+      timeout, bad gold, judge failure) neither vote nor count towards k;
+    - votes are extracted answers compared as whitespace-normalised strings, so answers that
+      are equal only mathematically (`0.5`, `1/2`) are separate votes;
+    - a scored sample with no extracted answer (`no_answer`) does not vote; if no sample of the
+      first k votes, the item is wrong (it was scored and answered nothing);
+    - a tie goes to the tied answer seen first (what `Counter.most_common` does);
+    - the winner is correct when a sample giving it was verified correct;
+    - an item with fewer than k scored samples votes with the ones it has (unlike pass@k,
+      which leaves it out); None when nothing is scored (the item leaves the denominator).
     """
     pairs = [(_answer_key(a), o) for a, o in zip(item.answers, item.outcomes) if o is not None]
     if k is not None:
@@ -198,6 +206,7 @@ def majority_correct(item: ItemResult, k: int | None = None) -> bool | None:
 
 
 def maj_values(items: Iterable[ItemResult], k: int | None = None) -> list[float]:
+    """Per-item maj@k as 0/1 over the items with a scored sample (see `majority_correct`)."""
     out = []
     for it in items:
         m = majority_correct(it, k)
