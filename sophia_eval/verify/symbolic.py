@@ -21,14 +21,14 @@ class SymbolicError(Exception):
     """The text could not be parsed or was refused by the bounds (message says which)."""
 
 
-# Letters the LaTeX grammar turns into constants or functions, although in answers they are
-# almost always variables: \gamma/\Gamma (EulerGamma / the gamma function: "\gamma+1" parses as
-# gamma(+1) = 1), E (a number token: "E_{1}" fails), I (the imaginary unit).
 def _angle_name(m: "re.Match[str]") -> str:
     a, b, c = m.groups()
     return rf"\mathrm{{ang{min(a, c)}{b}{max(a, c)}}}"  # ABC = CBA; the vertex B stays in the middle
 
 
+# Letters the LaTeX grammar turns into constants or functions, although in answers they are
+# almost always variables: \gamma/\Gamma (EulerGamma / the gamma function: "\gamma+1" parses as
+# gamma(+1) = 1), E (a number token: "E_{1}" fails), I (the imaginary unit).
 _SYMBOL_REWRITES: tuple[tuple["re.Pattern[str]", Any], ...] = (
     # \angle ABC names one angle: a product A*B*C would equal \angle ACB
     (re.compile(r"\\angle\s*([A-Z])\s*([A-Z])\s*([A-Z])(?![A-Za-z_'])"), _angle_name),
