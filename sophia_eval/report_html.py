@@ -114,7 +114,10 @@ def base_chart_svg(chart: BaseChart, width: int = 900) -> str:
                 values[(m, g)] = chart.values[(m, c)]
         if len(present) == len(chart.columns) and present:
             values[(m, len(chart.columns))] = sum(present) / len(present)
-    left, top, bottom, plot_h = 36, 16, 80, 220
+    legend_cols = 3  # model names run to ~30 characters ("InternVL3.0-38B + SOPHIA + GRPO")
+    legend_rows = -(-len(models) // legend_cols)
+    left, top, plot_h = 36, 16, 220
+    bottom = 46 + 18 * legend_rows
     group_w = (width - left - 10) / len(groups)
     bar_w = min(28.0, (group_w - 10) / len(models))
     top_value = max([10.0] + list(values.values()))
@@ -157,7 +160,8 @@ def base_chart_svg(chart: BaseChart, width: int = 900) -> str:
         )
     out.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" stroke="#9aa5b1"/>')
     for s, m in enumerate(models):
-        lx, ly = left + (s % 4) * 215, top + plot_h + 40 + (s // 4) * 18
+        lx = left + (s % legend_cols) * (width - left) // legend_cols
+        ly = top + plot_h + 40 + (s // legend_cols) * 18
         out.append(f'<rect x="{lx}" y="{ly}" width="12" height="12" fill="{SERIES[s % len(SERIES)]}"/>')
         out.append(f'<text x="{lx + 16}" y="{ly + 10}" font-size="11">{_e(m)}</text>')
     out.append("</svg>")
