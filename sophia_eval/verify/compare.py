@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from sophia_eval.verify.normalize import (
-    Normalized, compact, expand_pm, label_key, split_label, split_top_level, strip_assignment, strip_membership,
-    strip_text_wrappers, unit_key,
+    Normalized, compact, expand_pm, label_key, normalize, split_label, split_top_level, strip_assignment,
+    strip_membership, strip_text_wrappers, unit_key,
 )
 from sophia_eval.verify.numbers import Num, numbers_match, parse_number
 from sophia_eval.verify.probe import clearly_different
@@ -55,31 +55,33 @@ class Comparator:
         self.problem: str | None = None
 
     # ---- entry -------------------------------------------------------------------------
-    def compare(self, gold: Normalized, pred: Normalized) -> Outcome:
+    def compare(self, gold: Normalized, pred: Normalized, index: int = 0) -> Outcome:
+        """`index`: the sub-answer this is (picks its tolerance) when called for one list element."""
         g, p = gold.text, pred.text
         gu, pu = unit_key(gold.unit or self.req.unit), unit_key(pred.unit)
         radians = gold.degree and not pred.degree and pu == ("rad", 1)  # 145 rad is not 145°
         # 50.27 m is not 50.27 cm (no conversion: a unit is part of the answer); the generic
         # "units" matches any named unit of the same power, not another power
         if gu and pu and gu != pu and not radians and (gu[0] == pu[0] or "unit" not in (gu[0], pu[0])):
-            return Outcome("incorrect", "unit", f"unit {pred.unit.strip()!r}, expected {(gold.unit or self.req.unit or '').strip()!r}")
+            expected = (gold.unit or self.req.unit or "").strip()
+            return Outcome("incorrect", "unit", f"unit {pred.unit.strip()!r}, expected {expected!r}")
         if not self.check_only and not radians and compact(g) == compact(p) \
                 and (gold.percent == pred.percent or not pred.percent):
             return Outcome("correct", "string")
         if len(g) > MAX_ANSWER_CHARS or len(p) > MAX_ANSWER_CHARS:
             return Outcome("incorrect", "string", "answer too long for structured comparison")
         if gold.percent or self.req.answer_type == "percent":
-            return self._percent(g, p, pred.percent)
+            return self._percent(g, p, pred.percent, index)
         if radians or (gold.degree and not pred.degree and "\\pi" in p):  # 30° against \frac{\pi}{6}
-            ok = self._scalar(g, f"\\frac{{180}}{{\\pi}}\\cdot ({p})", 0)
+            ok = self._scalar(g, f"\\frac{{180}}{{\\pi}}\\cdot ({p})", index)
             return Outcome("correct" if ok else "incorrect", "degrees")
         if pred.percent:  # "25%" against gold 25 (unit) or gold 0.25 (same quantity)
-            ok = self._scalar(g, p, 0) or self._number_scaled(p, g, Fraction(1, 100))
+            ok = self._scalar(g, p, index) or self._number_scaled(p, g, Fraction(1, 100))
             return Outcome("correct" if ok else "incorrect", "percent")
-        return self._structured(g, p)
+        return self._structured(g, p, index)
 
     # ---- composite forms ---------------------------------------------------------------
-    def _structured(self, g: str, p: str) -> Outcome:
+    def _structured(self, g: str, p: str, index: int = 0) -> Outcome:
         g, p = strip_membership(g), strip_membership(p)
         gm, pm = _MATRIX_RE.match(g), _MATRIX_RE.match(p)
         if gm or self.req.answer_type == "matrix":
@@ -97,7 +99,7 @@ class Comparator:
         if _bracketed(g) and len(split_top_level(g[1:-1])) > 1:
             return self._sequence(g, p)
         if self.req.answer_type == "equation" or (g.count("=") == 1 and p.count("=") == 1):
-            ok = self._scalar(g, p, 0)
+            ok = self._scalar(g, p, index)
             if ok:
                 return Outcome("correct", "equation")
         # "1,000" is one number unless the item says it holds several answers
@@ -109,7 +111,7 @@ class Comparator:
         gs2, ps2 = strip_assignment(g), strip_assignment(p)
         if "\\pm" in ps2 or len(_split_multi(ps2, thousands=True)) > 1:
             return Outcome("incorrect", "hedge", "several answers given for a single-answer item")
-        ok = self._scalar(gs2, ps2, 0)
+        ok = self._scalar(gs2, ps2, index)
         return Outcome("correct" if ok else "incorrect", self._last_method)
 
     def _sequence(self, g: str, p: str) -> Outcome:
@@ -160,10 +162,9 @@ class Comparator:
         return Outcome("correct", kind)
 
     def _element(self, a: str, b: str, i: int) -> bool:
-        if any(mark in x for x in (a, b) for mark in ("%", "\\circ", "°")):  # per-element percent/degree
-            from sophia_eval.verify.normalize import normalize
-
-            return self.compare(normalize(a), normalize(b)).status == "correct"
+        na, nb = normalize(a, unit=self.req.unit), normalize(b, unit=self.req.unit)
+        if na.unit or nb.unit or na.percent or nb.percent or na.degree or nb.degree:  # "3 cm, 4 cm"
+            return self.compare(na, nb, i).status == "correct"
         if _bracketed(a) and len(split_top_level(a[1:-1])) > 1:
             return self._sequence(a, b).status == "correct"
         if "\\cup" in a:
@@ -180,9 +181,9 @@ class Comparator:
         ok = all(self._scalar(a, b, 0) for ra, rb in zip(gcells, pcells) for a, b in zip(ra, rb))
         return Outcome("correct" if ok else "incorrect", "matrix")
 
-    def _percent(self, g: str, p: str, pred_has_percent: bool) -> Outcome:
+    def _percent(self, g: str, p: str, pred_has_percent: bool, index: int = 0) -> Outcome:
         """Gold is a percent: `25%`, `25` and `0.25` all name it; nothing else is rescaled."""
-        ok = self._scalar(g, p, 0) or (not pred_has_percent and self._number_scaled(g, p, Fraction(1, 100)))
+        ok = self._scalar(g, p, index) or (not pred_has_percent and self._number_scaled(g, p, Fraction(1, 100)))
         return Outcome("correct" if ok else "incorrect", "percent")
 
     def _number_scaled(self, a: str, b: str, factor: Fraction) -> bool:
