@@ -133,13 +133,9 @@ def strip_text_wrappers(s: str) -> str:
     return s.strip()
 
 
-def strip_unit(s: str, unit: str | None) -> str:
-    """Drop the benchmark's unit (when given) and a trailing unit word or `\\text{...}` after a number."""
-    return _strip_unit(s, unit)[0]
-
-
-def _strip_unit(s: str, unit: str | None) -> tuple[str, str | None]:
-    """`strip_unit` plus the text it removed (None when nothing was)."""
+def strip_unit(s: str, unit: str | None) -> tuple[str, str | None]:
+    """Drop the benchmark's unit (when given) and a trailing unit word or `\\text{...}` after a
+    number; returns the rest and the text removed (None when nothing was)."""
     removed: str | None = None
     if unit:
         u = strip_text_wrappers(basic(unit)).strip()
@@ -271,14 +267,14 @@ def normalize(s: str, *, unit: str | None = None) -> Normalized:
         s = rest.strip()
     if unit and basic(unit) in ("%", "\\%"):
         unit = None  # a percent unit is handled as a percent, below
-    s, stripped = _strip_unit(s, unit)
+    s, stripped = strip_unit(s, unit)
     degree = bool(_DEGREE_RE.search(s))
     if degree:
         s = _DEGREE_RE.sub("", s).replace("{}", "").strip()
     percent = bool(_PERCENT_RE.search(s)) and s.count("%") <= 1  # "21%, 2%": per element, later
     if percent:
         s = _PERCENT_RE.sub("", s).strip()
-    s, stripped2 = _strip_unit(s, unit)
+    s, stripped2 = strip_unit(s, unit)
     s = strip_text_wrappers(s) if re.fullmatch(r"\s*\\(?:text|textbf|mathrm|mbox)\s*\{[^{}]*\}\s*", s) else s
     return Normalized(text=s.rstrip(".").strip(), percent=percent, degree=degree, unit=stripped2 or stripped)
 
