@@ -168,16 +168,18 @@ def base_chart_svg(chart: BaseChart, width: int = 900) -> str:
     return "".join(out)
 
 
+def _scroll_table(head: str, rows: list[str]) -> str:
+    """A table in a box that scrolls sideways when wider than the page (the page itself never does)."""
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+
+
 def _deltas_html(chart: BaseChart) -> str:
     head = "".join(f"<th>{_e(column_label(c))}</th>" for c in chart.columns)
     rows = []
     for name, deltas, avg in chart_deltas(chart):
         cells = "".join(f'<td class="num">{deltas[c]:+.2f}</td>' if c in deltas else "<td></td>" for c in chart.columns)
         rows.append(f'<tr><td>{_e(name)}</td>{cells}<td class="num"><b>{"" if avg is None else f"{avg:+.2f}"}</b></td></tr>')
-    return (
-        f"<div class=\"scroll\"><table><thead><tr><th>Points over {_e(chart.base)}</th>{head}<th>Average</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
-    )
+    return _scroll_table(f"<th>Points over {_e(chart.base)}</th>{head}<th>Average</th>", rows)
 
 
 def _overview_html(ov: Overview) -> str:
@@ -193,8 +195,7 @@ def _overview_html(ov: Overview) -> str:
         rows.append(f"<tr{cls}><td>{name}</td>{cells}<td class=\"num\"><b>{avg}</b></td>"
                     f"<td class=\"num\">{r.n_columns}/{len(ov.columns)}</td></tr>")
     return (
-        f"<div class=\"scroll\"><table><thead><tr><th>Model</th>{head}<th>Average</th><th>Benchmarks</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
+        _scroll_table(f"<th>Model</th>{head}<th>Average</th><th>Benchmarks</th>", rows) +
         '<p class="muted">Average: unweighted mean over the benchmarks a model has (SOPHIA-style); '
         "* marks an average over fewer benchmarks than the protocol's. ⚠: a run with flags "
         "(protocol differences from the published numbers, or a subset of the items; see the tables below).</p>"
@@ -221,8 +222,8 @@ def _table_html(t: Table) -> str:
     return (
         f"<h3 id=\"{_anchor(t.protocol, *t.column)}\">{_e(t.benchmark)} / {_e(t.split)} / {_e(t.metric)}</h3>"
         f"{notes}{bar_chart_svg(t)}<details><summary>Table with flags and sources ({len(t.rows)} rows)</summary>"
-        "<div class=\"scroll\"><table><thead><tr><th>#</th><th>Model</th><th>Value</th><th>95% CI</th><th>Flags</th><th>Source</th>"
-        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div></details>"
+        + _scroll_table("<th>#</th><th>Model</th><th>Value</th><th>95% CI</th><th>Flags</th><th>Source</th>", rows)
+        + "</details>"
     )
 
 
