@@ -32,11 +32,11 @@ def run_selection(sampling_dir: str | Path, items: Sequence[Sample], out_dir: st
     Raises `EmptySelectionError` (after writing the summary) when nothing qualifies.
     """
     from sophia_eval.sophia.dataset import sample_to_dict
-    from sophia_eval.sophia.sampling import read_trajectories
+    from sophia_eval.sophia.sampling import read_trajectories, sampled_num_reasonings
 
     by_id = {s.id: s for s in items}
     trajectories = [t for t in read_trajectories(sampling_dir) if str(t["item_id"]) in by_id]
-    selected, summary = select_trajectories(trajectories, config, num_reasonings=_sampled_n(sampling_dir))
+    selected, summary = select_trajectories(trajectories, config, num_reasonings=sampled_num_reasonings(sampling_dir))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     target = out / SELECTED_FILE
@@ -50,19 +50,6 @@ def run_selection(sampling_dir: str | Path, items: Sequence[Sample], out_dir: st
             f"({summary['n_correct']} correct, {summary['n_captions_above_alpha']} captions with reward > "
             f"{config.alpha}); lower alpha, sample more, or use a stronger reasoner. Summary: {out / SUMMARY_FILE}")
     return summary
-
-
-def _sampled_n(sampling_dir: str | Path) -> int | None:
-    """N (reasoning samples per caption) the sampling run asked for, from its `sampling.json`."""
-    import json
-
-    from sophia_eval.sophia.sampling import META_FILE
-
-    path = Path(sampling_dir) / META_FILE
-    if not path.exists():
-        return None
-    n = (json.loads(path.read_text(encoding="utf-8")).get("config") or {}).get("num_reasonings")
-    return int(n) if n is not None else None
 
 
 def train_examples(selection_dir: str | Path, config: TrainConfig) -> list[Any]:

@@ -55,6 +55,17 @@ def _model_name(gen: Generator) -> str:
     return str(desc.get("model") or desc.get("model_id") or desc.get("path") or gen.name)
 
 
+def sampled_num_reasonings(out: str | Path) -> int | None:
+    """N (reasoning samples per caption) the sampling run in `out` asked for; None without records."""
+    import json
+
+    path = Path(out) / META_FILE
+    if not path.exists():
+        return None
+    n = (json.loads(path.read_text(encoding="utf-8")).get("config") or {}).get("num_reasonings")
+    return int(n) if n is not None else None
+
+
 def _check_meta(out: Path, meta: dict[str, Any]) -> None:
     path = out / META_FILE
     if not path.exists():
