@@ -17,10 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from sophia_eval import harness, prompts
+from sophia_eval.harness import runner as harness
+from sophia_eval.bench import prompts
 from sophia_eval.backends.base import Completion
-from sophia_eval.protocols import get_protocol
-from sophia_eval.store import RunStore
+from sophia_eval.harness.protocols import get_protocol
+from sophia_eval.runs.store import RunStore
 
 
 def _key(conv) -> str:

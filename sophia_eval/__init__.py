@@ -7,23 +7,23 @@ from importlib.metadata import PackageNotFoundError, version as _pkg_version
 
 from sophia_eval.backends import BackendError, make_generator
 from sophia_eval.backends.base import Completion, GenerationConfig, Generator
-from sophia_eval.sample import Sample
-from sophia_eval.store import RunStore, RunStoreError
+from sophia_eval.bench.sample import Sample
+from sophia_eval.runs.store import RunStore, RunStoreError
 from sophia_eval.reward import OutcomeReward
 from sophia_eval.verify import VerifierPool, Verdict, check_gold, extract_answer, verify, verify_many
-from sophia_eval.baselines import Baseline, BaselineError, load_baselines
-from sophia_eval.compare import ProtocolMismatch, compare_paths, compare_runs
-from sophia_eval.leaderboard import Leaderboard, build_leaderboard
-from sophia_eval.stats import mcnemar_exact, paired_bootstrap
-from sophia_eval.registry import BenchmarkSpec, SpecError, get_benchmark, list_benchmarks
-from sophia_eval.data import DataError, load_samples, resolve_data_dir
-from sophia_eval.prompts import SYSTEM_PROMPTS, build_messages, prompt_hash
-from sophia_eval.protocols import PRESETS, Protocol, get_protocol
-from sophia_eval.metrics import pass_at_k, summarize
-from sophia_eval.harness import HarnessError, RunConfig, rescore, run
-from sophia_eval.shards import merge
-from sophia_eval.judge import Judge, JudgeConfig
-from sophia_eval.importers import ImportFormatError, import_jsonl, import_lmms
+from sophia_eval.board.baselines import Baseline, BaselineError, load_baselines
+from sophia_eval.board.compare import ProtocolMismatch, compare_paths, compare_runs
+from sophia_eval.board.leaderboard import Leaderboard, build_leaderboard
+from sophia_eval.scoring.paired import mcnemar_exact, paired_bootstrap
+from sophia_eval.bench.registry import BenchmarkSpec, SpecError, get_benchmark, list_benchmarks
+from sophia_eval.bench.loading import DataError, load_samples, resolve_data_dir
+from sophia_eval.bench.prompts import SYSTEM_PROMPTS, build_messages, prompt_hash
+from sophia_eval.harness.protocols import PRESETS, Protocol, get_protocol
+from sophia_eval.scoring.metrics import pass_at_k, summarize
+from sophia_eval.harness.runner import HarnessError, RunConfig, rescore, run
+from sophia_eval.harness.shards import merge
+from sophia_eval.harness.judge import Judge, JudgeConfig
+from sophia_eval.harness.importers import ImportFormatError, import_jsonl, import_lmms
 
 try:
     __version__ = _pkg_version("sophia-eval")

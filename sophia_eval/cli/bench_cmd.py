@@ -17,7 +17,7 @@ _AVAIL_STYLE = {"local": "[green]local[/]", "metadata": "[yellow]metadata[/]", "
 
 
 def _root_or_none(data_dir: Optional[Path]) -> tuple[Path | None, str | None]:
-    from sophia_eval.data import DataError, resolve_data_dir
+    from sophia_eval.bench.loading import DataError, resolve_data_dir
 
     try:
         return resolve_data_dir(data_dir), None
@@ -49,8 +49,8 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from sophia_eval.data import split_available
-        from sophia_eval.registry import list_benchmarks
+        from sophia_eval.bench.loading import split_available
+        from sophia_eval.bench.registry import list_benchmarks
 
         import sys
 
@@ -94,8 +94,8 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.progress import Progress
 
-        from sophia_eval.data import DataError, load_split, resolve_data_dir, split_available
-        from sophia_eval.registry import get_benchmark, list_benchmarks, parse_ref
+        from sophia_eval.bench.loading import DataError, load_split, resolve_data_dir, split_available
+        from sophia_eval.bench.registry import get_benchmark, list_benchmarks, parse_ref
 
         import sys
 

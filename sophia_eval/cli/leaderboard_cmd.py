@@ -38,7 +38,7 @@ def _print_leaderboard(board, show_all: bool) -> None:
     from rich.markup import escape
     from rich.table import Table as RichTable
 
-    from sophia_eval.leaderboard_io import protocol_title
+    from sophia_eval.board.output import protocol_title
 
     console = Console()
     for path, reason in board.skipped:
@@ -71,7 +71,7 @@ def _print_leaderboard(board, show_all: bool) -> None:
         t.add_column("Value", justify="right")
         t.add_column("95% CI", justify="right", no_wrap=True)
         t.add_column("Flags", overflow="fold")
-        from sophia_eval.leaderboard_io import row_labels
+        from sophia_eval.board.output import row_labels
 
         rows = table.rows if show_all else _near_runs(table.rows)
         for r, label in zip(rows, row_labels(rows)):
@@ -97,11 +97,11 @@ def register(app: typer.Typer) -> None:
         show_all: bool = typer.Option(False, "--all", help="Print every table, not only those with your runs."),
     ) -> None:
         """Rank stored runs beside published baselines, per benchmark and protocol; write md, CSV, HTML."""
-        from sophia_eval.baselines import BaselineError, load_baselines, load_protocols, registry_vocabulary
-        from sophia_eval.leaderboard import build_leaderboard
-        from sophia_eval.leaderboard_io import write_outputs
-        from sophia_eval.runs import load_runs
-        from sophia_eval.store import RunStoreError
+        from sophia_eval.board.baselines import BaselineError, load_baselines, load_protocols, registry_vocabulary
+        from sophia_eval.board.leaderboard import build_leaderboard
+        from sophia_eval.board.output import write_outputs
+        from sophia_eval.runs.reading import load_runs
+        from sophia_eval.runs.store import RunStoreError
 
         pairs = []
         for p in pair:
@@ -148,8 +148,8 @@ def register(app: typer.Typer) -> None:
         markdown_out: Optional[Path] = typer.Option(None, "--markdown", help="Also write a markdown report here."),
     ) -> None:
         """Per-benchmark deltas with paired p-values, per-category deltas and flipped items."""
-        from sophia_eval.compare import ProtocolMismatch, compare_paths, comparison_to_dict, comparison_to_markdown
-        from sophia_eval.store import RunStoreError
+        from sophia_eval.board.compare import ProtocolMismatch, compare_paths, comparison_to_dict, comparison_to_markdown
+        from sophia_eval.runs.store import RunStoreError
 
         results = []
         for other in others:

@@ -32,8 +32,8 @@ def fail(exc: BaseException) -> "typer.Exit":
 
 def known_errors() -> tuple[type[BaseException], ...]:
     from sophia_eval.backends.base import BackendError
-    from sophia_eval.harness import HarnessError
-    from sophia_eval.store import RunStoreError
+    from sophia_eval.harness.runner import HarnessError
+    from sophia_eval.runs.store import RunStoreError
 
     return (BackendError, HarnessError, RunStoreError, *USER_ERRORS)
 
@@ -131,8 +131,8 @@ def register(app: typer.Typer) -> None:
         """Combine shard runs into one run with one summary (checks missing/duplicate items)."""
         from rich.console import Console
 
-        from sophia_eval.shards import merge as merge_runs
-        from sophia_eval.store import RunStore
+        from sophia_eval.harness.shards import merge as merge_runs
+        from sophia_eval.runs.store import RunStore
 
         try:
             path = merge_runs(shards, out)
@@ -149,9 +149,9 @@ def _run(console: Any, *, model: str | None, benchmark: str | None, backend: str
          out: str | None, batch_size: int, shard: str | None, base_url: str | None, option: list[str],
          judge_url: str | None, judge_model: str | None, verify_workers: int | None, threads: int | None,
          progress: bool) -> list[tuple[str, Path, dict[str, Any]]]:
-    from sophia_eval import harness
-    from sophia_eval.protocols import get_protocol
-    from sophia_eval.store import RunStore
+    from sophia_eval.harness import runner as harness
+    from sophia_eval.harness.protocols import get_protocol
+    from sophia_eval.runs.store import RunStore
 
     options = parse_options(option)
     if base_url:
@@ -187,7 +187,7 @@ def _run(console: Any, *, model: str | None, benchmark: str | None, backend: str
     )
     judge = None
     if judge_url or judge_model:
-        from sophia_eval.judge import JudgeConfig
+        from sophia_eval.harness.judge import JudgeConfig
 
         if not (judge_url and judge_model):
             raise ValueError("an LLM judge needs both --judge-url and --judge-model")

@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from sophia_eval.cli.run_cmd import fail, known_errors, results_table, run_label
-        from sophia_eval.importers import ImportFormatError
+        from sophia_eval.harness.importers import ImportFormatError
 
         console = Console()
         try:
@@ -36,12 +36,12 @@ def register(app: typer.Typer) -> None:
             if len(sources) != 1:
                 raise ValueError("give exactly one of RUN_DIR, --import-jsonl FILE, --import-lmms FILE")
             path = run_dir or _import(import_jsonl, import_lmms, benchmark, data_dir, model, id_key, out)
-            from sophia_eval import harness
-            from sophia_eval.store import RunStore
+            from sophia_eval.harness import runner as harness
+            from sophia_eval.runs.store import RunStore
 
             judge = None
             if judge_url or judge_model:
-                from sophia_eval.judge import Judge, JudgeConfig
+                from sophia_eval.harness.judge import Judge, JudgeConfig
 
                 if not (judge_url and judge_model):
                     raise ValueError("an LLM judge needs both --judge-url and --judge-model")
@@ -57,12 +57,12 @@ def register(app: typer.Typer) -> None:
 
 def _import(jsonl: Path | None, lmms: Path | None, benchmark: str | None, data_dir: str | None,
             model: str | None, id_key: str | None, out: Path | None) -> Path:
-    from sophia_eval import importers
+    from sophia_eval.harness import importers
 
     bench = samples = None
     if benchmark:
-        from sophia_eval.data import load_samples
-        from sophia_eval.harness import benchmark_info
+        from sophia_eval.bench.loading import load_samples
+        from sophia_eval.harness.runner import benchmark_info
 
         bench = benchmark_info(benchmark)
         samples = load_samples(bench.name, split=bench.split, data_dir=data_dir)

@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from sophia_eval.sample import Sample
+from sophia_eval.bench.sample import Sample
 from sophia_eval.sophia.config import GRPOConfig, TrainConfig
 
 RewardFn = Callable[[Sequence[Sample], Sequence[str]], list[float | None]]

@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sophia_eval.sample import Sample
+from sophia_eval.bench.sample import Sample
 
 _META_KEYS = ("answer_type", "rel_tolerance", "precision", "unit", "multiple", "extraction", "hint")
 _KNOWN = {"id", "image", "images", "question", "answer", "options", "tolerance", "categories", *_META_KEYS}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from sophia_eval.sample import Sample
+from sophia_eval.bench.sample import Sample
 from sophia_eval.sophia.config import SamplingConfig, SelectionConfig, TrainConfig
 from sophia_eval.sophia.records import JsonlLog, write_json_atomic
 from sophia_eval.sophia.selection import EmptySelectionError, select_trajectories
@@ -78,8 +78,8 @@ class EvalSpec:
 def evaluate(model_dir: str | Path, spec: EvalSpec, out_dir: str | Path, *, samples: Sequence[Sample] | None = None,
              progress: bool = True) -> Path:
     """`sophia-eval run` on the trained checkpoint; returns the run directory."""
-    from sophia_eval import harness
-    from sophia_eval.protocols import get_protocol
+    from sophia_eval.harness import runner as harness
+    from sophia_eval.harness.protocols import get_protocol
 
     overrides = {k: v for k, v in (("max_new_tokens", spec.max_new_tokens), ("n", spec.n)) if v is not None}
     config = harness.RunConfig(benchmark=spec.benchmark, model=str(model_dir), backend="transformers",

@@ -5,7 +5,7 @@
 - Reasoning prompt (to the text-only reasoner LLM): the description and the question; the reasoner
   is told to reason as if it could see the figure itself, and a one-shot example shows what that
   looks like (visual operations such as "looking back at the figure"), ending in \\boxed{}.
-- Training prompt: built by `sophia_eval.prompts.build_messages`, the same function the harness
+- Training prompt: built by `sophia_eval.bench.prompts.build_messages`, the same function the harness
   evaluates with, so the policy is trained on the prompt it will be tested on.
 
 The wording is ours (the paper released no prompts). Changing any text here changes
@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sophia_eval.sample import Sample
+from sophia_eval.bench.sample import Sample
 
 CAPTION_PROMPT = (
     "Describe the image in complete detail, as if for a reader who cannot see it and must solve "
@@ -72,7 +72,7 @@ def caption_messages(sample: Sample) -> list[dict[str, Any]]:
 def _question_text(sample: Sample) -> str:
     """The question exactly as the harness would show it to the policy (template, options, hint),
     minus the images, so reasoner and policy see the same problem statement."""
-    from sophia_eval import prompts as harness_prompts
+    from sophia_eval.bench import prompts as harness_prompts
 
     user = harness_prompts.build_messages(sample)[-1]["content"]
     return "\n".join(p["text"] for p in user if p.get("type") == "text").strip()
@@ -96,7 +96,7 @@ def training_messages(sample: Sample, trajectory: str | None, *, system_prompt: 
     `trajectory=None` gives the prompt alone (for generation). `system_prompt`: `auto` picks the
     slow-thinking prompt for `<think>` trajectories and the model default otherwise.
     """
-    from sophia_eval import prompts as harness_prompts
+    from sophia_eval.bench import prompts as harness_prompts
 
     slow = system_prompt == "slow_thinking" or (
         system_prompt == "auto" and trajectory is not None and is_slow_thinking(trajectory))

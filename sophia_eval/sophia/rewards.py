@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Iterable, Mapping, Sequence
 
-from sophia_eval.sample import Sample
+from sophia_eval.bench.sample import Sample
 
 UNJUDGED_STATUSES = frozenset({"bad_gold", "timeout", "error"})
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from sophia_eval.backends.base import BackendError, Completion, GenerationConfig, Generator
-from sophia_eval.sample import Sample
+from sophia_eval.bench.sample import Sample
 from sophia_eval.sophia.config import SamplingConfig
 from sophia_eval.sophia.prompts import PROMPT_VERSION, caption_messages, reasoning_messages
 from sophia_eval.sophia.records import JsonlLog, RecordError, write_json_atomic

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sophia_eval.data import load_split, resolve_data_dir
-from sophia_eval.registry import get_benchmark
+from sophia_eval.bench.loading import load_split, resolve_data_dir
+from sophia_eval.bench.registry import get_benchmark
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

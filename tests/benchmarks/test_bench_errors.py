@@ -8,8 +8,8 @@ import io
 import pytest
 from PIL import Image
 
-from sophia_eval.data import DataError, load_split, resolve_data_dir
-from sophia_eval.registry import get_benchmark
+from sophia_eval.bench.loading import DataError, load_split, resolve_data_dir
+from sophia_eval.bench.registry import get_benchmark
 
 
 def _png() -> bytes:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sophia_eval.data import load_split
-from sophia_eval.registry import get_benchmark
+from sophia_eval.bench.loading import load_split
+from sophia_eval.bench.registry import get_benchmark
 
 from pathlib import Path
 
@@ -91,7 +91,7 @@ def test_olympiad_hf_multimodal_item_keeps_all_images():
 def test_fixture_count_differs_from_the_real_count_and_is_reported():
     import pytest
 
-    from sophia_eval.data import DataError
+    from sophia_eval.bench.loading import DataError
 
     with pytest.raises(DataError, match="expects 5010"):
         load_split(get_benchmark("dynamath"), data_dir=FIXTURES / "dynamath")

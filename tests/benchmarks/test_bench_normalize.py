@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sophia_eval.data import DataError
-from sophia_eval.loaders.normalize import NORMALIZERS
+from sophia_eval.bench.loading import DataError
+from sophia_eval.bench.normalizers import NORMALIZERS
 
 
 def run(name: str, **draft):

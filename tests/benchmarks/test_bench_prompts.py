@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from sophia_eval.prompts import SYSTEM_PROMPTS, TEMPLATES, build_messages, prompt_hash
-from sophia_eval.sample import Sample
+from sophia_eval.bench.prompts import SYSTEM_PROMPTS, TEMPLATES, build_messages, prompt_hash
+from sophia_eval.bench.sample import Sample
 
 
 def sample(**kw) -> Sample:

@@ -111,8 +111,8 @@ def test_olympiad_text_only_split_has_no_figures(load):
 
 
 def test_olympiad_web_figures_are_refused_for_evaluation(data_root):
-    from sophia_eval.data import DataError, load_split
-    from sophia_eval.registry import get_benchmark
+    from sophia_eval.bench.loading import DataError, load_split
+    from sophia_eval.bench.registry import get_benchmark
 
     with pytest.raises(DataError, match="web URL"):
         load_split(get_benchmark("olympiadbench"), "early_release_open_ended", data_dir=data_root, require_images=True)
@@ -165,8 +165,8 @@ def test_mmmu_pro_standard_uses_the_ten_shuffled_options(load):
 
 
 def test_metadata_only_copy_is_refused_for_evaluation(data_root):
-    from sophia_eval.data import DataError, load_split
-    from sophia_eval.registry import get_benchmark
+    from sophia_eval.bench.loading import DataError, load_split
+    from sophia_eval.bench.registry import get_benchmark
 
     with pytest.raises(DataError, match="metadata only"):
         load_split(get_benchmark("mmmu_pro"), "vision", data_dir=data_root)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sophia_eval.registry import SpecError, get_benchmark, list_benchmarks, load_spec, parse_ref
+from sophia_eval.bench.registry import SpecError, get_benchmark, list_benchmarks, load_spec, parse_ref
 
 REQUIRED = {
     "mathvision", "olympiadbench", "mathvista", "mathverse", "dynamath", "wemath", "logicvista", "mmmu",
@@ -117,7 +117,7 @@ def test_built_wheel_contains_the_specs(wheel):
 def test_plain_install_finds_bundled_specs(wheel, tmp_path):
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)  # a pure-Python wheel installs by unpacking
-    code = ("from sophia_eval.registry import list_benchmarks; s = list_benchmarks(); "
+    code = ("from sophia_eval.bench.registry import list_benchmarks; s = list_benchmarks(); "
             "print(len(s), s[0].path)")
     env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
@@ -130,7 +130,7 @@ def test_readme_example_spec_is_valid(tmp_path):
 
     import yaml
 
-    from sophia_eval.registry import parse_spec
+    from sophia_eval.bench.registry import parse_spec
 
     text = (REPO / "README.md").read_text()
     block = re.search(r"benchmarks/geoqa_mini/benchmark.yaml.*?```yaml\n(.*?)```", text, re.S).group(1)

@@ -20,10 +20,10 @@ from dataclasses import replace
 from typing import Any, Sequence
 
 from sophia_eval.backends.base import Completion, GenerationConfig
-from sophia_eval.harness import BenchmarkInfo, RunConfig
-from sophia_eval.protocols import get_protocol
-from sophia_eval.sample import Sample
-from sophia_eval.store import RunStore
+from sophia_eval.harness.runner import BenchmarkInfo, RunConfig
+from sophia_eval.harness.protocols import get_protocol
+from sophia_eval.bench.sample import Sample
+from sophia_eval.runs.store import RunStore
 
 BENCH = BenchmarkInfo(name="toy_add", split="test", version="1", metric="accuracy", breakdown=("level",),
                       extraction="default", prompt_template=None)
@@ -127,7 +127,7 @@ def _slow_append(delay_s: float):
 
 
 if __name__ == "__main__":  # used by the SIGKILL test: python harness_fakes.py OUT DELAY
-    from sophia_eval.harness import run
+    from sophia_eval.harness.runner import run
 
     RunStore.append = _slow_append(float(sys.argv[2]))
     run(toy_config(sys.argv[1], batch_size=2, protocol=SAMPLED), generator=SeededFakeGenerator(),

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sophia_eval.cli import app
-from sophia_eval.store import RunStore
+from sophia_eval.runs.store import RunStore
 
 runner = CliRunner()
 SCORED_OR_NOT = {"correct", "incorrect", "no_answer", "bad_gold", "timeout", "error"}
@@ -131,9 +131,9 @@ class _Stalling:
 def test_server_failure_and_timeout_are_never_scored_wrong(mode, tmp_path):
     from harness_fakes import BENCH, toy_samples
 
-    from sophia_eval import harness
+    from sophia_eval.harness import runner as harness
     from sophia_eval.backends.serve import ServerThread
-    from sophia_eval.protocols import get_protocol
+    from sophia_eval.harness.protocols import get_protocol
 
     with ServerThread(_Stalling(mode), model_name="m") as server:
         config = harness.RunConfig(

@@ -12,9 +12,10 @@ import pytest
 from harness_fakes import BENCH, FakeGenerator, toy_config, toy_samples
 from typer.testing import CliRunner
 
-from sophia_eval import harness, importers
+from sophia_eval.harness import runner as harness
+from sophia_eval.harness import importers
 from sophia_eval.cli import app
-from sophia_eval.store import RunStore
+from sophia_eval.runs.store import RunStore
 
 runner = CliRunner()
 
@@ -68,7 +69,7 @@ def test_lmms_line_without_doc_id_names_file_and_line(tmp_path):
 
 
 def test_lmms_log_against_real_mathvision_takes_gold_from_benchmark(tmp_path):
-    from sophia_eval.data import load_samples
+    from sophia_eval.bench.loading import load_samples
 
     samples = load_samples("mathvision", split="testmini")
     gold0 = samples[0].answer

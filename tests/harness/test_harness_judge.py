@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from sophia_eval.judge import Judge, JudgeCache, JudgeConfig
+from sophia_eval.harness.judge import Judge, JudgeCache, JudgeConfig
 
 
 class _Server:

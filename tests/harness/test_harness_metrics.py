@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from sophia_eval import metrics as M
+from sophia_eval.scoring import metrics as M
 
 
 def rec(item, idx, status, extracted=None, finish="stop", **cats):

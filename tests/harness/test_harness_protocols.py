@@ -2,7 +2,7 @@
 
 import pytest
 
-from sophia_eval.protocols import PRESETS, get_protocol
+from sophia_eval.harness.protocols import PRESETS, get_protocol
 
 
 def test_sophia_preset_matches_paper_decoding():

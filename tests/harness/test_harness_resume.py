@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from harness_fakes import BENCH, SAMPLED, FakeGenerator, SeededFakeGenerator, toy_config, toy_samples
 
-from sophia_eval import harness
-from sophia_eval.store import RunStore
+from sophia_eval.harness import runner as harness
+from sophia_eval.runs.store import RunStore
 
 FAKES = Path(__file__).with_name("harness_fakes.py")
 

@@ -5,10 +5,10 @@ import json
 import pytest
 from harness_fakes import BENCH, FakeGenerator, toy_config, toy_samples
 
-from sophia_eval import harness
-from sophia_eval.shards import merge
-from sophia_eval.protocols import get_protocol
-from sophia_eval.store import RunStore, RunStoreError
+from sophia_eval.harness import runner as harness
+from sophia_eval.harness.shards import merge
+from sophia_eval.harness.protocols import get_protocol
+from sophia_eval.runs.store import RunStore, RunStoreError
 
 CONTRACT_FIELDS = {"item_id", "sample_index", "prompt_hash", "response", "finish_reason", "prompt_tokens",
                    "completion_tokens", "latency_s", "error", "extracted", "status", "correct", "method",

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from sophia_eval.metrics import summarize
-from sophia_eval.store import RunStore
+from sophia_eval.scoring.metrics import summarize
+from sophia_eval.runs.store import RunStore
 
 # Registry-shaped vocabulary for tests that must not depend on which specs have landed:
 # benchmark -> ({split: item count}, metric kind).

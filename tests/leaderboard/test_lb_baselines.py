@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lb_helpers import REPO, VOCAB, reference_rows as _reference_rows
-from sophia_eval.baselines import (
+from sophia_eval.board.baselines import (
     COLUMNS,
     BaselineError,
     baselines_dir,

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from lb_helpers import SOPHIA_GENERATION
-from sophia_eval.compare import ProtocolMismatch, compare_paths, compare_runs, comparison_to_dict
-from sophia_eval.runs import RunReadError, read_run
+from sophia_eval.board.compare import ProtocolMismatch, compare_paths, compare_runs, comparison_to_dict
+from sophia_eval.runs.reading import RunReadError, read_run
 
 CATS = {str(i): {"subject": "algebra" if i < 6 else "geometry"} for i in range(12)}
 

@@ -14,8 +14,8 @@ from sophia_eval.cli import app
 def test_harness_runs_to_leaderboard_and_compare(tiny_text_model, tmp_path, monkeypatch):
     import torch
 
-    from sophia_eval import harness
-    from sophia_eval.protocols import get_protocol
+    from sophia_eval.harness import runner as harness
+    from sophia_eval.harness.protocols import get_protocol
 
     from sophia_eval.backends import make_generator
 

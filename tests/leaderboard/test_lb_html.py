@@ -8,11 +8,11 @@ import pytest
 
 from lb_browser import find_chromium, render
 from lb_helpers import VOCAB
-from sophia_eval.baselines import load_baselines, load_protocols
-from sophia_eval.leaderboard import build_leaderboard
-from sophia_eval.leaderboard_io import write_outputs
-from sophia_eval.report_html import to_html
-from sophia_eval.runs import load_runs
+from sophia_eval.board.baselines import load_baselines, load_protocols
+from sophia_eval.board.leaderboard import build_leaderboard
+from sophia_eval.board.output import write_outputs
+from sophia_eval.board.html import to_html
+from sophia_eval.runs.reading import load_runs
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def test_model_names_are_escaped(board):
 
 def test_runs_with_intervals_get_whiskers(board):
     table = next(t for t in board.tables if t.benchmark == "math500")
-    from sophia_eval.report_html import bar_chart_svg
+    from sophia_eval.board.html import bar_chart_svg
 
     assert bar_chart_svg(table).count("<path") == 1
 
@@ -76,7 +76,7 @@ def test_browser_check_catches_console_errors_and_external_loads(tmp_path):
 
 
 def test_base_chart_labels_the_gain_over_the_base(board):
-    from sophia_eval.report_html import base_chart_svg
+    from sophia_eval.board.html import base_chart_svg
 
     chart = next(c for c in board.charts if c.base == "tiny-base" and c.protocol == "sophia")
     # mathvision: base 30.00, checkpoint 60.00 -> +30.0 on the benchmark and on the average
@@ -84,7 +84,7 @@ def test_base_chart_labels_the_gain_over_the_base(board):
 
 
 def test_long_labels_are_shortened_in_the_middle_keeping_the_run_directory():
-    from sophia_eval.report_html import _fit
+    from sophia_eval.board.html import _fit
 
     short = _fit("SmolLM2-135M-Instruct.Q4_1.gguf (run, greedy) smol-math500-l1-320", 40)
     assert len(short) == 40 and short.endswith("smol-math500-l1-320") and short.startswith("SmolLM2")

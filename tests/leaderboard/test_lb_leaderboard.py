@@ -8,10 +8,10 @@ import io
 import pytest
 
 from lb_helpers import VOCAB, reference_rows
-from sophia_eval.baselines import load_baselines, load_protocols, map_reference_row
-from sophia_eval.leaderboard import RUN_ONLY_PREFIX, average_of, build_leaderboard
-from sophia_eval.leaderboard_io import chart_deltas, to_csv, to_markdown, write_outputs
-from sophia_eval.runs import load_runs
+from sophia_eval.board.baselines import load_baselines, load_protocols, map_reference_row
+from sophia_eval.board.leaderboard import RUN_ONLY_PREFIX, average_of, build_leaderboard
+from sophia_eval.board.output import chart_deltas, to_csv, to_markdown, write_outputs
+from sophia_eval.runs.reading import load_runs
 
 GREEDY = {"n": 1, "temperature": 0.0, "top_p": 1.0, "max_new_tokens": 512, "seed": 0}
 
@@ -152,7 +152,7 @@ def test_items_left_unscored_by_errors_are_flagged(published, make_run):
 
 
 def test_runs_sharing_a_label_are_told_apart_by_directory(published, make_run):
-    from sophia_eval.leaderboard_io import row_labels
+    from sophia_eval.board.output import row_labels
 
     dirs = [make_run("first", model="m", benchmark="math500", outcomes=_outcomes(1, 4)),
             make_run("second", model="m", benchmark="math500", outcomes=_outcomes(2, 4))]
@@ -221,6 +221,6 @@ def test_a_chart_on_a_run_of_the_base_says_so_in_its_title(published, make_run):
     md = to_markdown(board)
     assert "#### InternVL3.0-38B (run, sophia) vs my-ckpt" in md
     assert md.count("#### InternVL3.0-38B vs trained variants") == 1
-    from sophia_eval.report_html import to_html
+    from sophia_eval.board.html import to_html
 
     assert "<h3>InternVL3.0-38B (run, sophia) vs my-ckpt</h3>" in to_html(board)

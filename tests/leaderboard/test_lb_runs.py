@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from sophia_eval.compare import compare_runs
-from sophia_eval.runs import RunReadError, find_run_dirs, load_runs, read_run
-from sophia_eval.store import RunStoreError
+from sophia_eval.board.compare import compare_runs
+from sophia_eval.runs.reading import RunReadError, find_run_dirs, load_runs, read_run
+from sophia_eval.runs.store import RunStoreError
 
 
 def test_missing_run_directory(tmp_path):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sophia_eval.stats import mcnemar_exact, mcnemar_test, paired_bootstrap, paired_test, wilson_interval
+from sophia_eval.scoring.paired import mcnemar_exact, mcnemar_test, paired_bootstrap, paired_test, wilson_interval
 
 
 def test_mcnemar_no_discordant_pairs_is_p_one():

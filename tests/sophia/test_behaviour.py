@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from sophia_eval.sample import Sample
+from sophia_eval.bench.sample import Sample
 from sophia_eval.sophia.behaviour import BEHAVIOUR_FILE, aligned_old_logprobs, score_behaviour_logprobs
 from sophia_eval.sophia.config import SelectionConfig, TrainConfig
 from sophia_eval.sophia.dataset import TrainExample

@@ -7,7 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from sophia_eval.sample import Sample
+from sophia_eval.bench.sample import Sample
 from sophia_eval.sophia.config import GRPOConfig, TrainConfig
 from sophia_eval.sophia.grpo import filter_by_pass_rate, group_advantages, grpo_train, pass_rates
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from sophia_eval.sample import Sample
+from sophia_eval.bench.sample import Sample
 from sophia_eval.sophia.items import TrainingSetError, load_training_items
 from sophia_eval.sophia.prompts import caption_messages, reasoning_messages, training_messages
 from sophia_eval.sophia.rewards import caption_rewards, score_texts

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from sophia_eval.sample import Sample
+from sophia_eval.bench.sample import Sample
 from sophia_eval.sophia.config import MixConfig, SelectionConfig
 from sophia_eval.sophia.dataset import TrainExample, load_mix_file, mix_examples
 from sophia_eval.sophia.pipeline import run_selection, train_examples

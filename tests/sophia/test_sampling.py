@@ -6,7 +6,7 @@ import json
 import pytest
 
 from sophia_eval.backends.base import BackendError, Completion
-from sophia_eval.sample import Sample
+from sophia_eval.bench.sample import Sample
 from sophia_eval.sophia.config import SamplingConfig
 from sophia_eval.sophia.records import RecordError
 from sophia_eval.sophia.sampling import CAPTIONS_FILE, TRAJECTORIES_FILE, run_sampling

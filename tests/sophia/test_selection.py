@@ -125,7 +125,7 @@ def test_missing_reasoning_samples_count_as_zero_when_n_is_known():
 def test_run_selection_takes_n_from_the_sampling_records(tmp_path):
     import json
 
-    from sophia_eval.sample import Sample
+    from sophia_eval.bench.sample import Sample
     from sophia_eval.sophia.pipeline import run_selection
     from sophia_eval.sophia.selection import EmptySelectionError
 

@@ -22,9 +22,9 @@ import re
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from sophia_eval.harness import BenchmarkInfo, model_slug
-from sophia_eval.sample import Sample
-from sophia_eval.store import RunStore
+from sophia_eval.harness.runner import BenchmarkInfo, model_slug
+from sophia_eval.bench.sample import Sample
+from sophia_eval.runs.store import RunStore
 
 ID_KEYS = ("question_id", "pid", "id", "item_id", "index", "problem_id")
 """Keys searched (in `doc`, then in metric dicts) for an item id in lmms-eval logs."""

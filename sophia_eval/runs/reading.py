@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from sophia_eval.store import RUN_FILE, RunStore, RunStoreError
+from sophia_eval.runs.store import RUN_FILE, RunStore, RunStoreError
 
 
 class RunReadError(RunStoreError):

@@ -31,7 +31,7 @@ COLUMNS: tuple[str, ...] = (
 )
 SELF_REPORTED = ("yes", "no", "mixed")
 
-# Run-summary metric keys (sophia_eval.metrics.summarize) allowed per registry metric kind.
+# Run-summary metric keys (sophia_eval.scoring.metrics.summarize) allowed per registry metric kind.
 METRICS_BY_KIND: dict[str, frozenset[str]] = {
     "accuracy": frozenset({"pass@1"}),
     "dynamath": frozenset({"pass@1", "worst_case"}),
@@ -128,7 +128,7 @@ def baselines_dir(package_dir: str | Path | None = None) -> Path:
 
     `package_dir` is the installed `sophia_eval` package directory (default: this module's).
     """
-    here = Path(package_dir) if package_dir is not None else Path(__file__).resolve().parent
+    here = Path(package_dir) if package_dir is not None else Path(__file__).resolve().parents[1]
     for candidate in (here / "_bundled" / "baselines", here.parent / "leaderboards" / "baselines"):
         if (candidate / PROTOCOLS_FILE).is_file():
             return candidate
@@ -144,7 +144,7 @@ def baselines_dir(package_dir: str | Path | None = None) -> Path:
 
 def registry_vocabulary() -> dict[str, tuple[dict[str, int | None], str]]:
     """Registry benchmark name -> ({split: item count or None}, metric kind)."""
-    from sophia_eval.registry import list_benchmarks
+    from sophia_eval.bench.registry import list_benchmarks
 
     vocab: dict[str, tuple[dict[str, int | None], str]] = {}
     for spec in list_benchmarks():

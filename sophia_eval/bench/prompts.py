@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from sophia_eval.sample import Sample
+from sophia_eval.bench.sample import Sample
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 

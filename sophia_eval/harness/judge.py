@@ -219,7 +219,7 @@ class Judge:
         return records
 
     def _reverify(self, pairs: list[tuple[dict[str, Any], str]], pool: Any) -> None:
-        from sophia_eval.harness import _verify_request
+        from sophia_eval.harness.runner import _verify_request
 
         requests = [{**_verify_request(rec), "pred": f"\\boxed{{{text}}}"} for rec, text in pairs]
         if pool is not None:

@@ -144,7 +144,7 @@ class BenchmarkSpec:
     extraction: str
     """Extraction policy name for the verifier (default | choice | lenient)."""
     prompt_template: str
-    """Name in `sophia_eval.prompts.TEMPLATES`."""
+    """Name in `sophia_eval.bench.prompts.TEMPLATES`."""
     judge: str
     """none | optional | required: whether an LLM judge is part of the official protocol."""
     fields: Mapping[str, Any]
@@ -157,7 +157,7 @@ class BenchmarkSpec:
     answer_type_map: Mapping[str, str | None]
     """Source answer-type label -> verifier answer type (None = let the verifier infer)."""
     normalize: tuple[str, ...]
-    """Named normalisations (`sophia_eval.loaders.normalize.NORMALIZERS`), applied in order."""
+    """Named normalisations (`sophia_eval.bench.normalizers.NORMALIZERS`), applied in order."""
     exclude: Mapping[str, str]
     """Item id -> reason; declared exclusions are reported by `validate`, never silent."""
     paper: str = ""
@@ -312,8 +312,8 @@ _TOP_OPTIONAL = {"paper", "breakdown", "categories", "constants", "answer_type_m
 
 def parse_spec(data: Any, file: Path) -> BenchmarkSpec:
     """Validate a parsed `benchmark.yaml` mapping; `file` is used in error messages."""
-    from sophia_eval.loaders.normalize import NORMALIZERS
-    from sophia_eval.prompts import TEMPLATES
+    from sophia_eval.bench.normalizers import NORMALIZERS
+    from sophia_eval.bench.prompts import TEMPLATES
 
     ctx = _Ctx(file)
     m = ctx.mapping(data, "top level", _TOP_REQUIRED, _TOP_OPTIONAL)
@@ -385,7 +385,7 @@ def load_spec(file: Path) -> BenchmarkSpec:
 
 def spec_dirs() -> list[Path]:
     """Folders searched for benchmark specs, in priority order (first match of a name wins)."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # the sophia_eval package
     dirs: list[Path] = []
     for extra in os.environ.get(ENV_EXTRA_DIRS, "").split(os.pathsep):
         if extra:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from sophia_eval.loaders.formats import DataError, Record, read_hub, read_local
-from sophia_eval.registry import BenchmarkSpec, LocalSpec, PartSpec, SplitSpec, get_benchmark
-from sophia_eval.sample import Sample
+from sophia_eval.bench.formats import DataError, Record, read_hub, read_local
+from sophia_eval.bench.registry import BenchmarkSpec, LocalSpec, PartSpec, SplitSpec, get_benchmark
+from sophia_eval.bench.sample import Sample
 
 ENV_DATA_DIR = "SOPHIA_EVAL_DATA"
 _FALLBACK_ANSWER_TYPES = (
@@ -34,7 +34,7 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     elif os.environ.get(ENV_DATA_DIR):
         root, how = Path(os.environ[ENV_DATA_DIR]), f"${ENV_DATA_DIR}"
     else:
-        checkout = Path(__file__).resolve().parents[1]
+        checkout = Path(__file__).resolve().parents[2]
         candidates = [Path.cwd() / ".." / "shared" / "data", checkout / ".." / "shared" / "data"]
         for c in candidates:
             if c.is_dir():
@@ -262,7 +262,7 @@ def _map_answer_type(spec: BenchmarkSpec, label: str, where: str, item: str) -> 
 
 def _build(spec: BenchmarkSpec, split: SplitSpec, part: PartSpec, where: str, rec: Record,
            layout: LocalSpec | None, root: Path, answer_types: tuple[str, ...], require_images: bool) -> Sample | str:
-    from sophia_eval.loaders.normalize import NORMALIZERS
+    from sophia_eval.bench.normalizers import NORMALIZERS
 
     fields = {**spec.fields, **split.fields}
     rec = {**rec, "_part": dict(part.categories)}

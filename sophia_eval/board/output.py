@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
-from sophia_eval.leaderboard import RUN_ONLY_PREFIX, BaseChart, Column, Entry, Leaderboard, Overview, Row, Table
+from sophia_eval.board.leaderboard import RUN_ONLY_PREFIX, BaseChart, Column, Entry, Leaderboard, Overview, Row, Table
 
 CSV_COLUMNS = (
     "protocol", "benchmark", "split", "metric", "rank", "model", "kind", "value", "value_text",
@@ -183,7 +183,7 @@ def to_csv(board: Leaderboard) -> str:
 
 def write_outputs(board: Leaderboard, out_dir: str | Path) -> dict[str, Path]:
     """Write `leaderboard.md`, `leaderboard.csv` and `leaderboard.html` into `out_dir`."""
-    from sophia_eval.report_html import to_html
+    from sophia_eval.board.html import to_html
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -32,12 +32,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from sophia_eval import metrics
+from sophia_eval.scoring import metrics
 from sophia_eval.backends.base import Completion, GenerationConfig, Generator
-from sophia_eval.protocols import Protocol, get_protocol
-from sophia_eval.sample import Sample
-from sophia_eval.progress import Progress
-from sophia_eval.store import RunStore, config_hash
+from sophia_eval.harness.protocols import Protocol, get_protocol
+from sophia_eval.bench.sample import Sample
+from sophia_eval.harness.progress import Progress
+from sophia_eval.runs.store import RunStore, config_hash
 
 TIMING_FIELDS = ("latency_s", "verify_elapsed_s")
 """Record fields that measure time; they differ between otherwise identical runs."""
@@ -96,7 +96,7 @@ class RunConfig:
     """Verifier worker processes (None: the verifier's default)."""
     verify_timeout: float = 2.0
     judge: Any = None
-    """A `sophia_eval.judge.JudgeConfig`, or None: no LLM judge (an explicit choice, recorded)."""
+    """A `sophia_eval.harness.judge.JudgeConfig`, or None: no LLM judge (an explicit choice, recorded)."""
     max_consecutive_failures: int = 3
 
     def __post_init__(self) -> None:
@@ -129,7 +129,7 @@ def model_slug(model: str) -> str:
 
 def benchmark_info(reference: str) -> BenchmarkInfo:
     """Registry spec for `name` or `name:split` -> BenchmarkInfo (unknown names raise listing known)."""
-    from sophia_eval import registry
+    from sophia_eval.bench import registry
 
     name, _, split = reference.partition(":")
     spec = registry.get_benchmark(name)
@@ -149,8 +149,8 @@ def benchmark_info(reference: str) -> BenchmarkInfo:
 def load_benchmark(bench: BenchmarkInfo, *, data_dir: str | None = None, limit: int | None = None,
                    ) -> tuple[list[Sample], BenchmarkInfo]:
     """Load the items of `bench` from the data root; the returned info carries the data hash."""
-    from sophia_eval import registry
-    from sophia_eval.data import load_split
+    from sophia_eval.bench import registry
+    from sophia_eval.bench.loading import load_split
 
     samples, report = load_split(registry.get_benchmark(bench.name), bench.split, data_dir=data_dir, limit=limit)
     return samples, replace(bench, data_hash=bench.data_hash or report.data_hash or None)
@@ -286,7 +286,7 @@ def run(
     run re-summarises without loading it).
     """
     from sophia_eval.verify import VERIFIER_VERSION, VerifierPool
-    from sophia_eval import prompts
+    from sophia_eval.bench import prompts
 
     bench = bench or benchmark_info(config.benchmark)
     if samples is None:
@@ -446,7 +446,7 @@ def _generate(generator: Generator, convs: list[Any], cfg: GenerationConfig) -> 
 def _make_judge(config: RunConfig, bench: BenchmarkInfo) -> Any:
     if config.judge is None:
         return None
-    from sophia_eval.judge import Judge
+    from sophia_eval.harness.judge import Judge
 
     return Judge(config.judge, required=bench.judge == "required")
 
@@ -472,7 +472,7 @@ def _git_sha() -> str | None:
     try:
         top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=here.parent, capture_output=True,
                              text=True, timeout=5).stdout.strip()
-        if not top or here.relative_to(Path(top).resolve()).as_posix() != "sophia_eval/harness.py":
+        if not top or here.relative_to(Path(top).resolve()).as_posix() != "sophia_eval/harness/runner.py":
             return None  # e.g. a venv inside some other repository: that repo's sha is not ours
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=top, capture_output=True, text=True, timeout=5)
         return out.stdout.strip() or None

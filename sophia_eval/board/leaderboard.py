@@ -17,9 +17,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from sophia_eval.baselines import METRICS_BY_KIND, Baseline, Protocol
-from sophia_eval.runs import RunInfo
-from sophia_eval.stats import wilson_interval
+from sophia_eval.board.baselines import METRICS_BY_KIND, Baseline, Protocol
+from sophia_eval.runs.reading import RunInfo
+from sophia_eval.scoring.paired import wilson_interval
 
 Column = tuple[str, str, str]
 """(benchmark, split, metric)."""

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from sophia_eval.store import SCHEMA_VERSION, RunStore, RunStoreError, config_hash
+from sophia_eval.runs.store import SCHEMA_VERSION, RunStore, RunStoreError, config_hash
 
 
 def _meta(**config):

@@ -12,7 +12,7 @@ import ast
 import re
 from typing import Any, Callable
 
-from sophia_eval.loaders.formats import DataError
+from sophia_eval.bench.formats import DataError
 
 Draft = dict[str, Any]
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from sophia_eval.harness import HarnessError, finalize, latest_records
-from sophia_eval.store import RunStore
+from sophia_eval.harness.runner import HarnessError, finalize, latest_records
+from sophia_eval.runs.store import RunStore
 
 
 def merge(shard_dirs: Sequence[str | Path], out: str | Path) -> Path:

@@ -5,7 +5,7 @@ Runs are paired by (benchmark, split). Two runs are comparable only under the sa
 same split and data, decoding (seed aside), prompt template, system prompt, hint, judge, item
 selection and verifier version. Otherwise `compare_runs` raises `ProtocolMismatch` listing the
 differences, unless `force=True`, in which case the differences are carried on the result and
-shown as flags. An item counts when both runs scored it (see `sophia_eval.metrics`: backend
+shown as flags. An item counts when both runs scored it (see `sophia_eval.scoring.metrics`: backend
 errors, timeouts and unparsable gold are not scored); its score is the fraction of its scored
 samples that are correct. One scored sample per item in both runs gives binary outcomes and the
 exact McNemar test; otherwise the paired bootstrap over items.
@@ -17,9 +17,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from sophia_eval.runs import RunInfo, RunReadError, load_runs
-from sophia_eval.stats import PairedTest, paired_test
-from sophia_eval.store import RunStore
+from sophia_eval.runs.reading import RunInfo, RunReadError, load_runs
+from sophia_eval.scoring.paired import PairedTest, paired_test
+from sophia_eval.runs.store import RunStore
 
 MAX_CATEGORY_VALUES = 40
 """Category fields with more distinct values (e.g. DynaMath seed ids) are left out of the breakdown."""
@@ -130,7 +130,7 @@ def protocol_differences(a: RunInfo, b: RunInfo) -> list[str]:
 
 
 def _items(run: RunInfo) -> tuple[dict[str, Any], dict[str, str | None]]:
-    from sophia_eval.metrics import group_items
+    from sophia_eval.scoring.metrics import group_items
 
     records = list(RunStore.open(run.path).records())
     if not records:
