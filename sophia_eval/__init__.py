@@ -15,7 +15,8 @@ from sophia_eval.board.baselines import Baseline, BaselineError, load_baselines
 from sophia_eval.board.compare import ProtocolMismatch, compare_paths, compare_runs
 from sophia_eval.board.leaderboard import Leaderboard, build_leaderboard
 from sophia_eval.scoring.paired import mcnemar_exact, paired_bootstrap
-from sophia_eval.bench.registry import BenchmarkSpec, SpecError, get_benchmark, list_benchmarks
+from sophia_eval.bench.registry import get_benchmark, list_benchmarks
+from sophia_eval.bench.spec import BenchmarkSpec, SpecError
 from sophia_eval.bench.loading import DataError, load_samples, resolve_data_dir
 from sophia_eval.bench.prompts import SYSTEM_PROMPTS, build_messages, prompt_hash
 from sophia_eval.harness.protocols import PRESETS, Protocol, get_protocol

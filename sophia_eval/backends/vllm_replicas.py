@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+from dataclasses import replace
 from typing import Any, Sequence
 
 from sophia_eval.backends.base import BackendError, Completion, Conversation, GenerationConfig
 
 
-def _replica_main(conn: Any, rank: int, model: str, options: Any, devices: str | None) -> None:
+def _replica_main(conn: Any, rank: int, model: str, options: Any, devices: str | None, engine: type) -> None:
     if devices is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = devices  # before vLLM/torch initialise CUDA
-    from sophia_eval.backends.vllm_backend import VLLMGenerator, replica_options
-
     try:
-        gen = VLLMGenerator(model, replica_options(options))
+        gen = engine(model, replica_options(options))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises
         conn.send(("error", f"replica {rank}: {type(exc).__name__}: {exc}"))
         return
@@ -42,18 +41,45 @@ def _replica_main(conn: Any, rank: int, model: str, options: Any, devices: str |
         gen.close()
 
 
+def replica_options(options: Any) -> Any:
+    """The options one replica runs with (a single engine)."""
+    return replace(options, data_parallel_size=1)
+
+
+def replica_devices(rank: int, options: Any) -> str | None:
+    """CUDA_VISIBLE_DEVICES for replica `rank`, carved from the devices visible to this process."""
+    per = options.tensor_parallel_size * options.pipeline_parallel_size
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible:
+        devices = [d for d in visible.split(",") if d.strip()]
+    else:
+        try:
+            import torch
+
+            devices = [str(i) for i in range(torch.cuda.device_count())]
+        except ImportError:
+            devices = []
+    if not devices:
+        return None  # CPU: replicas share the host
+    need = per * options.data_parallel_size
+    if len(devices) < need:
+        raise BackendError(
+            f"data_parallel_size={options.data_parallel_size} x tensor x pipeline = {need} GPUs needed, "
+            f"{len(devices)} visible; lower data_parallel_size or tensor_parallel_size"
+        )
+    return ",".join(devices[rank * per : (rank + 1) * per])
+
+
 class Replica:
     """Handle on one replica process."""
 
-    def __init__(self, rank: int, model: str, options: Any) -> None:
-        from sophia_eval.backends.vllm_backend import replica_devices
-
+    def __init__(self, rank: int, model: str, options: Any, engine: type) -> None:
         ctx = mp.get_context("spawn")  # vLLM and CUDA do not survive fork
         self.rank = rank
         self.conn, child = ctx.Pipe()
         # Not a daemon: vLLM starts its own engine processes, which daemons may not do.
         self.proc = ctx.Process(
-            target=_replica_main, args=(child, rank, model, options, replica_devices(rank, options)),
+            target=_replica_main, args=(child, rank, model, options, replica_devices(rank, options), engine),
             name=f"sophia-vllm-replica-{rank}",
         )
         self.proc.start()
@@ -79,8 +105,9 @@ class Replica:
             self.proc.terminate()
 
 
-def start_replicas(model: str, options: Any) -> list[Replica]:
-    replicas = [Replica(r, model, options) for r in range(options.data_parallel_size)]
+def start_replicas(model: str, options: Any, engine: type) -> list[Replica]:
+    """`engine(model, options)` (the single-engine generator class) is built in each replica process."""
+    replicas = [Replica(r, model, options, engine) for r in range(options.data_parallel_size)]
     try:
         for r in replicas:
             r.wait_ready()

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from sophia_eval.bench.registry import HubSpec
+from sophia_eval.bench.spec import HubSpec
 
 
 class DataError(ValueError):

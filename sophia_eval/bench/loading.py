@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from sophia_eval.bench.formats import DataError, Record, read_hub, read_local
-from sophia_eval.bench.registry import BenchmarkSpec, LocalSpec, PartSpec, SplitSpec, get_benchmark
+from sophia_eval.bench.normalizers import NORMALIZERS
+from sophia_eval.bench.registry import get_benchmark
+from sophia_eval.bench.spec import BenchmarkSpec, LocalSpec, PartSpec, SplitSpec
 from sophia_eval.bench.sample import Sample
+from sophia_eval.verify.types import ANSWER_TYPES
 
 ENV_DATA_DIR = "SOPHIA_EVAL_DATA"
-_FALLBACK_ANSWER_TYPES = (
-    "numeric", "expression", "equation", "interval", "tuple", "set", "matrix", "choice",
-    "multi_choice", "text", "boolean", "percent",
-)
 
 __all__ = ["DataError", "LoadReport", "resolve_data_dir", "load_samples", "load_split", "file_sha256"]
 
@@ -262,8 +261,6 @@ def _map_answer_type(spec: BenchmarkSpec, label: str, where: str, item: str) -> 
 
 def _build(spec: BenchmarkSpec, split: SplitSpec, part: PartSpec, where: str, rec: Record,
            layout: LocalSpec | None, root: Path, answer_types: tuple[str, ...], require_images: bool) -> Sample | str:
-    from sophia_eval.bench.normalizers import NORMALIZERS
-
     fields = {**spec.fields, **split.fields}
     rec = {**rec, "_part": dict(part.categories)}
     d: dict[str, Any] = {"_where": where}
@@ -337,14 +334,6 @@ def _build(spec: BenchmarkSpec, split: SplitSpec, part: PartSpec, where: str, re
     )
 
 
-def _answer_types() -> tuple[str, ...]:
-    try:
-        from sophia_eval.verify import ANSWER_TYPES
-    except ImportError:  # verifier not importable: fall back to the contract's list
-        return _FALLBACK_ANSWER_TYPES
-    return tuple(ANSWER_TYPES)
-
-
 def load_split(spec: BenchmarkSpec, split: str | None = None, *, data_dir: str | os.PathLike[str] | None = None,
                limit: int | None = None, require_images: bool = True, allow_hub: bool = True,
                check_count: bool = True) -> tuple[list[Sample], LoadReport]:
@@ -353,7 +342,7 @@ def load_split(spec: BenchmarkSpec, split: str | None = None, *, data_dir: str |
     s: SplitSpec = spec.split(split)
     root = resolve_data_dir(data_dir)
     report = LoadReport(spec.name, s.name)
-    answer_types = _answer_types()
+    answer_types = ANSWER_TYPES
     samples: list[Sample] = []
     seen: dict[str, str] = {}
     for part in s.parts:

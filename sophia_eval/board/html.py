@@ -12,7 +12,7 @@ import html
 from datetime import datetime, timezone
 
 from sophia_eval.board.leaderboard import BaseChart, Leaderboard, Overview, Table
-from sophia_eval.board.output import chart_deltas, column_label, protocol_title, row_labels
+from sophia_eval.board.labels import chart_deltas, column_label, protocol_title, row_labels
 
 RUN_COLOUR = "#e8743b"
 BASELINE_COLOUR = "#5b8db8"

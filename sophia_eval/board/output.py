@@ -1,56 +1,21 @@
-"""Markdown and CSV renderings of a `Leaderboard`, and the labels and deltas every renderer shares
-(the HTML page is `report_html`, the console tables `cli.leaderboard_cmd`)."""
+"""Markdown and CSV renderings of a `Leaderboard`, and `write_outputs` for all three files
+(the HTML page is `board.html`, the console tables `cli.leaderboard_cmd`)."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
 from pathlib import Path
-from typing import Sequence
 
-from sophia_eval.board.leaderboard import RUN_ONLY_PREFIX, BaseChart, Column, Entry, Leaderboard, Overview, Row, Table
+from sophia_eval.board.html import to_html
+from sophia_eval.board.labels import chart_deltas, column_label, protocol_title
+from sophia_eval.board.leaderboard import BaseChart, Entry, Leaderboard, Overview, Row, Table
 
 CSV_COLUMNS = (
     "protocol", "benchmark", "split", "metric", "rank", "model", "kind", "value", "value_text",
     "ci_low", "ci_high", "ci_method", "n_items", "flags", "entry_protocol", "reported_by",
     "self_reported", "source_url", "source_date", "reported_as", "source",
 )
-
-
-def row_labels(rows: Sequence[Row]) -> list[str]:
-    """Display labels for a table's rows; runs sharing a label also name their run directory."""
-    counts: dict[str, int] = defaultdict(int)
-    for r in rows:
-        counts[r.entry.display] += 1
-    return [
-        f"{r.entry.display} {r.entry.run.path.name}" if counts[r.entry.display] > 1 and r.entry.run else r.entry.display
-        for r in rows
-    ]
-
-
-def chart_deltas(chart: BaseChart) -> list[tuple[str, dict[Column, float], float | None]]:
-    """Per variant: points over the base on each benchmark, and on the average (when complete)."""
-    out = []
-    base_vals = [chart.values[(chart.base, c)] for c in chart.columns]
-    for v in chart.variants:
-        deltas = {c: chart.values[(v, c)] - chart.values[(chart.base, c)] for c in chart.columns if (v, c) in chart.values}
-        avg = None
-        if len(deltas) == len(chart.columns) and chart.columns:
-            avg = sum(chart.values[(v, c)] for c in chart.columns) / len(chart.columns) - sum(base_vals) / len(base_vals)
-        out.append((v, deltas, avg))
-    return out
-
-
-def protocol_title(board: Leaderboard, pid: str) -> str:
-    if pid.startswith(RUN_ONLY_PREFIX):
-        return f"Runs with preset '{pid[len(RUN_ONLY_PREFIX):]}' (no published counterpart)"
-    return board.protocols[pid].title
-
-
-def column_label(col: Column) -> str:
-    bench, split, metric = col
-    return f"{bench} {split}" + ("" if metric == "pass@1" else f" {metric}")
 
 
 def _ci(e: Entry) -> str:
@@ -183,8 +148,6 @@ def to_csv(board: Leaderboard) -> str:
 
 def write_outputs(board: Leaderboard, out_dir: str | Path) -> dict[str, Path]:
     """Write `leaderboard.md`, `leaderboard.csv` and `leaderboard.html` into `out_dir`."""
-    from sophia_eval.board.html import to_html
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"markdown": out / "leaderboard.md", "csv": out / "leaderboard.csv", "html": out / "leaderboard.html"}

@@ -38,7 +38,7 @@ def _print_leaderboard(board, show_all: bool) -> None:
     from rich.markup import escape
     from rich.table import Table as RichTable
 
-    from sophia_eval.board.output import protocol_title
+    from sophia_eval.board.labels import protocol_title
 
     console = Console()
     for path, reason in board.skipped:
@@ -71,7 +71,7 @@ def _print_leaderboard(board, show_all: bool) -> None:
         t.add_column("Value", justify="right")
         t.add_column("95% CI", justify="right", no_wrap=True)
         t.add_column("Flags", overflow="fold")
-        from sophia_eval.board.output import row_labels
+        from sophia_eval.board.labels import row_labels
 
         rows = table.rows if show_all else _near_runs(table.rows)
         for r, label in zip(rows, row_labels(rows)):

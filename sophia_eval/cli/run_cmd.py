@@ -8,6 +8,8 @@ from typing import Any, Optional
 
 import typer
 
+from sophia_eval.verify.vocab import SCORED_STATUSES
+
 # The embedded default (issue 4, "main job"): a real 135M text model that loads offline. On MATH-500
 # it scored 0 of 16 short integer-answer items in each of two probes (128 and 160 new tokens: it rarely
 # ends with a parsable answer), so the demo uses MathVerse's Text-Only version, multiple choice, where it answers in a
@@ -73,7 +75,7 @@ def results_table(rows: list[tuple[str, Path, dict[str, Any]]]) -> Any:
             head += f" [{p1['ci_low']:.1f}, {p1['ci_high']:.1f}]"
         more = ", ".join(f"{k} {v['value']:.1f}" for k, v in m.items() if k != "pass@1" and v.get("value") is not None)
         counts = s["status_counts"]
-        unscored = ", ".join(f"{k} {v}" for k, v in counts.items() if k not in ("correct", "incorrect", "no_answer"))
+        unscored = ", ".join(f"{k} {v}" for k, v in counts.items() if k not in SCORED_STATUSES)
         trunc = "-" if s.get("truncation_rate") is None else f"{100 * s['truncation_rate']:.1f}%"
         table.add_row(name, str(s["n_items"]), str(s["n_samples"]), head, more or "-", unscored or "0", trunc)
     return table

@@ -11,6 +11,9 @@ from typing import List, Optional
 
 import typer
 
+from sophia_eval.verify.types import ANSWER_TYPES
+from sophia_eval.verify.vocab import EXTRACTION_POLICIES, SCORED_STATUSES
+
 
 def register(app: typer.Typer) -> None:
     @app.command("verify")
@@ -20,19 +23,19 @@ def register(app: typer.Typer) -> None:
         options: Optional[List[str]] = typer.Option(
             None, "--options", "-o",
             help="Choice texts in letter order: repeat the flag, or one value split on '|'."),
-        answer_type: Optional[str] = typer.Option(None, "--answer-type", "-t", help="One of the verifier ANSWER_TYPES."),
+        answer_type: Optional[str] = typer.Option(None, "--answer-type", "-t", help=f"Answer kind: {', '.join(ANSWER_TYPES)}."),
         tolerance: Optional[str] = typer.Option(
             None, "--tolerance", help="Absolute tolerance; comma-separated for one per sub-answer."),
         rel_tolerance: Optional[float] = typer.Option(None, "--rel-tolerance", help="Relative tolerance."),
         precision: Optional[int] = typer.Option(None, "--precision", help="Decimal places the gold is given to."),
         unit: Optional[str] = typer.Option(None, "--unit", help="Unit the answer is expressed in."),
         multiple: bool = typer.Option(False, "--multiple", help="Gold holds several answers (unordered)."),
-        policy: Optional[str] = typer.Option(None, "--policy", help="Extraction policy: default, choice, lenient, strict."),
+        policy: Optional[str] = typer.Option(None, "--policy", help=f"Extraction policy: {', '.join(EXTRACTION_POLICIES)}."),
         timeout: float = typer.Option(2.0, "--timeout", help="Budget in seconds for the check."),
         as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
     ) -> None:
         """Check one model response against a gold answer and print the verdict."""
-        from sophia_eval.verify import ANSWER_TYPES, verify
+        from sophia_eval.verify import verify
         from sophia_eval.verify.extract import get_policy
 
         if pred == "-":
@@ -57,7 +60,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(v.to_dict(), ensure_ascii=False))
         else:
             _print(v)
-        raise typer.Exit(0 if v.status == "correct" else 1 if v.status in ("incorrect", "no_answer") else 2)
+        raise typer.Exit(0 if v.status == "correct" else 1 if v.status in SCORED_STATUSES else 2)
 
 
 def _print(v) -> None:  # noqa: ANN001 - a Verdict; typed loosely to keep the import lazy

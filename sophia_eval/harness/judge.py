@@ -26,6 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from sophia_eval.runs.records import verify_request
+from sophia_eval.verify import verify_many
+from sophia_eval.verify.vocab import SCORED_STATUSES
+
 JUDGE_PROMPT_VERSION = "1"
 """Bump when a prompt below changes: it is part of the cache key and of the run config."""
 
@@ -219,16 +223,12 @@ class Judge:
         return records
 
     def _reverify(self, pairs: list[tuple[dict[str, Any], str]], pool: Any) -> None:
-        from sophia_eval.harness.runner import _verify_request
-
-        requests = [{**_verify_request(rec), "pred": f"\\boxed{{{text}}}"} for rec, text in pairs]
+        requests = [{**verify_request(rec), "pred": f"\\boxed{{{text}}}"} for rec, text in pairs]
         if pool is not None:
             verdicts = pool.verify_many(requests)
         else:
-            from sophia_eval.verify import verify_many
-
             verdicts = verify_many(requests)
         for (rec, text), v in zip(pairs, verdicts):
-            scored = v.status in ("correct", "incorrect", "no_answer")
+            scored = v.status in SCORED_STATUSES
             rec.update(extracted=text, status=v.status, correct=v.correct if scored else None,
                        method=f"llm_extract+{v.method}", reason=v.reason)

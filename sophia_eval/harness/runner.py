@@ -37,7 +37,9 @@ from sophia_eval.backends.base import Completion, GenerationConfig, Generator
 from sophia_eval.harness.protocols import Protocol, get_protocol
 from sophia_eval.bench.sample import Sample
 from sophia_eval.harness.progress import Progress
+from sophia_eval.runs.records import verify_request
 from sophia_eval.runs.store import RunStore, config_hash
+from sophia_eval.verify.vocab import SCORED_STATUSES
 
 TIMING_FIELDS = ("latency_s", "verify_elapsed_s")
 """Record fields that measure time; they differ between otherwise identical runs."""
@@ -220,11 +222,6 @@ def base_record(sample: Sample, index: int, prompt_hash: str, comp: Completion, 
     }
 
 
-def _verify_request(record: Mapping[str, Any]) -> dict[str, Any]:
-    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in (record.get("verify_kwargs") or {}).items()}
-    return {"gold": str(record["gold"]), "pred": record.get("response") or "", **kwargs}
-
-
 def score_records(records: list[dict[str, Any]], pool: Any, judge: Any = None) -> list[dict[str, Any]]:
     """Fill verdict fields of `records` in place; backend errors are marked, never verified."""
     todo = []
@@ -238,9 +235,9 @@ def score_records(records: list[dict[str, Any]], pool: Any, judge: Any = None) -
         else:
             todo.append(r)
     if todo:
-        verdicts = pool.verify_many([_verify_request(r) for r in todo])
+        verdicts = pool.verify_many([verify_request(r) for r in todo])
         for r, v in zip(todo, verdicts):
-            scored = v.status in metrics.SCORED_STATUSES
+            scored = v.status in SCORED_STATUSES
             r.update(extracted=v.extracted, status=v.status, correct=v.correct if scored else None,
                      method=v.method, reason=v.reason, verifier_version=v.verifier_version,
                      verify_elapsed_s=v.elapsed_s)

@@ -21,8 +21,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-SCORED_STATUSES = frozenset({"correct", "incorrect", "no_answer"})
-"""Statuses that are a verdict on the model; everything else is 'not scored'."""
+from sophia_eval.verify.vocab import SCORED_STATUSES
+
 JUDGE_FAILURE_STATUS = "judge_error"
 """Record status when the optional LLM judge/extractor failed (never scored as wrong)."""
 Z_95 = 1.959963984540054

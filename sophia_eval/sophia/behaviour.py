@@ -14,11 +14,11 @@ Scoring is resumable (ids already in the file are skipped) and runs on one proce
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from sophia_eval.sophia.dataset import BEHAVIOUR_FILE, encode, load_selected
+from sophia_eval.sophia.objective import token_logprobs
 from sophia_eval.sophia.records import JsonlLog
-
-BEHAVIOUR_FILE = "behaviour_logprobs.jsonl"
+from sophia_eval.sophia.trainer import load_policy
 
 
 def score_behaviour_logprobs(selection_dir: str | Path, model_id: str, *, system_prompt: str = "auto",
@@ -26,10 +26,6 @@ def score_behaviour_logprobs(selection_dir: str | Path, model_id: str, *, system
     """Score every selected trajectory under `model_id` (the policy before the update)."""
     import torch
     from rich.progress import track
-
-    from sophia_eval.sophia.dataset import encode, load_selected
-    from sophia_eval.sophia.objective import token_logprobs
-    from sophia_eval.sophia.trainer import load_policy
 
     selection_dir = Path(selection_dir)
     log = JsonlLog(selection_dir / BEHAVIOUR_FILE)
@@ -48,27 +44,3 @@ def score_behaviour_logprobs(selection_dir: str | Path, model_id: str, *, system
         values = [round(float(x), 6) for x in logp[mask]]
         log.append([{"id": ex.id, "model": model_id, "logprobs": values, "sum": sum(values)}])
     return log.path
-
-
-def read_behaviour_logprobs(selection_dir: str | Path) -> dict[str, list[float]]:
-    """id -> per-target-token log-probs (empty when the optional file is absent)."""
-    path = Path(selection_dir) / BEHAVIOUR_FILE
-    return {r["id"]: r["logprobs"] for r in JsonlLog(path).read()} if path.exists() else {}
-
-
-def aligned_old_logprobs(examples: Any, mask: Any) -> Any:
-    """[B, T-1] tensor with each example's stored log-probs at its target positions, or None when
-    any example in the micro-batch has none. Raises when the stored count disagrees with the mask
-    (the trajectory was re-tokenised differently, e.g. another chat template)."""
-    import torch
-
-    if any(ex.old_logprobs is None for ex in examples):
-        return None
-    out = torch.zeros(mask.shape, dtype=torch.float32, device=mask.device)
-    for b, ex in enumerate(examples):
-        n = int(mask[b].sum())
-        if n != len(ex.old_logprobs):
-            raise ValueError(f"example {ex.id}: {len(ex.old_logprobs)} stored behaviour log-probs but {n} target "
-                             f"tokens; rescore with `sophia score-policy` for this model and template")
-        out[b, mask[b]] = torch.tensor(ex.old_logprobs, dtype=torch.float32, device=mask.device)
-    return out

@@ -21,6 +21,11 @@ from typing import Any, Sequence
 
 from sophia_eval.bench.sample import Sample
 from sophia_eval.sophia.config import MixConfig
+from sophia_eval.sophia.prompts import training_messages
+from sophia_eval.sophia.records import JsonlLog
+
+# Written by `behaviour.score_behaviour_logprobs` beside selected.jsonl; read here (optional file).
+BEHAVIOUR_FILE = "behaviour_logprobs.jsonl"
 
 IGNORE_INDEX = -100
 # Per-token tensors that are padded like input_ids; every other tensor is concatenated on dim 0
@@ -72,11 +77,14 @@ def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return rows
 
 
+def read_behaviour_logprobs(selection_dir: str | Path) -> dict[str, list[float]]:
+    """id -> per-target-token log-probs (empty when the optional file is absent)."""
+    path = Path(selection_dir) / BEHAVIOUR_FILE
+    return {r["id"]: r["logprobs"] for r in JsonlLog(path).read()} if path.exists() else {}
+
+
 def load_selected(path: str | Path, *, system_prompt: str = "auto") -> list[TrainExample]:
     """Examples from a `selected.jsonl` written by the select stage."""
-    from sophia_eval.sophia.behaviour import read_behaviour_logprobs
-    from sophia_eval.sophia.prompts import training_messages
-
     path = Path(path)
     behaviour = read_behaviour_logprobs(path.parent)
     out = []

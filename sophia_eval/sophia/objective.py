@@ -119,3 +119,21 @@ def reduce_loss(per_token: "torch.Tensor", mask: "torch.Tensor", mode: str, *, g
         per_seq = per_token.sum(dim=1) / mask.sum(dim=1).clamp(min=1)
         return per_seq.sum() / max(global_sequences, 1)
     raise ValueError(f"unknown loss normalisation {mode!r}; choose token or sequence")
+
+
+def aligned_old_logprobs(examples: Any, mask: Any) -> Any:
+    """[B, T-1] tensor with each example's stored log-probs at its target positions, or None when
+    any example in the micro-batch has none. Raises when the stored count disagrees with the mask
+    (the trajectory was re-tokenised differently, e.g. another chat template)."""
+    import torch
+
+    if any(ex.old_logprobs is None for ex in examples):
+        return None
+    out = torch.zeros(mask.shape, dtype=torch.float32, device=mask.device)
+    for b, ex in enumerate(examples):
+        n = int(mask[b].sum())
+        if n != len(ex.old_logprobs):
+            raise ValueError(f"example {ex.id}: {len(ex.old_logprobs)} stored behaviour log-probs but {n} target "
+                             f"tokens; rescore with `sophia score-policy` for this model and template")
+        out[b, mask[b]] = torch.tensor(ex.old_logprobs, dtype=torch.float32, device=mask.device)
+    return out

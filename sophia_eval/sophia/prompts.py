@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from sophia_eval.bench import prompts as harness_prompts
 from sophia_eval.bench.sample import Sample
 
 CAPTION_PROMPT = (
@@ -72,8 +73,6 @@ def caption_messages(sample: Sample) -> list[dict[str, Any]]:
 def _question_text(sample: Sample) -> str:
     """The question exactly as the harness would show it to the policy (template, options, hint),
     minus the images, so reasoner and policy see the same problem statement."""
-    from sophia_eval.bench import prompts as harness_prompts
-
     user = harness_prompts.build_messages(sample)[-1]["content"]
     return "\n".join(p["text"] for p in user if p.get("type") == "text").strip()
 
@@ -96,8 +95,6 @@ def training_messages(sample: Sample, trajectory: str | None, *, system_prompt: 
     `trajectory=None` gives the prompt alone (for generation). `system_prompt`: `auto` picks the
     slow-thinking prompt for `<think>` trajectories and the model default otherwise.
     """
-    from sophia_eval.bench import prompts as harness_prompts
-
     slow = system_prompt == "slow_thinking" or (
         system_prompt == "auto" and trajectory is not None and is_slow_thinking(trajectory))
     messages = list(harness_prompts.build_messages(sample, system_prompt="sophia_slow_thinking" if slow else None))

@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from sophia_eval.backends.hf_loading import save_processor
-from sophia_eval.sophia.behaviour import aligned_old_logprobs
 from sophia_eval.sophia.config import TrainConfig
 from sophia_eval.sophia.dataset import TrainExample, collate, encode
-from sophia_eval.sophia.objective import make_objective, reduce_loss, token_logprobs
+from sophia_eval.sophia.objective import aligned_old_logprobs, make_objective, reduce_loss, token_logprobs
 
 # Top-level module names of vision encoders and projectors across HF VLM families (Qwen2/2.5-VL:
 # `visual` incl. its merger; LLaVA / InternVL-hf: `vision_tower` + `multi_modal_projector`;

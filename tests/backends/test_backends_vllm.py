@@ -33,7 +33,8 @@ def test_invalid_parallel_size_is_rejected_with_the_rule():
 
 
 def test_replica_devices_split_visible_gpus(monkeypatch):
-    from sophia_eval.backends.vllm_backend import VLLMOptions, replica_devices
+    from sophia_eval.backends.vllm_backend import VLLMOptions
+    from sophia_eval.backends.vllm_replicas import replica_devices
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")
     opts = VLLMOptions(tensor_parallel_size=2, data_parallel_size=2)
@@ -41,7 +42,8 @@ def test_replica_devices_split_visible_gpus(monkeypatch):
 
 
 def test_replica_devices_refuse_too_few_gpus(monkeypatch):
-    from sophia_eval.backends.vllm_backend import VLLMOptions, replica_devices
+    from sophia_eval.backends.vllm_backend import VLLMOptions
+    from sophia_eval.backends.vllm_replicas import replica_devices
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     with pytest.raises(BackendError, match="4 GPUs needed, 2 visible"):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sophia_eval.bench.registry import SpecError, get_benchmark, list_benchmarks, load_spec, parse_ref
+from sophia_eval.bench.registry import get_benchmark, list_benchmarks, load_spec, parse_ref
+from sophia_eval.bench.spec import SpecError
 
 REQUIRED = {
     "mathvision", "olympiadbench", "mathvista", "mathverse", "dynamath", "wemath", "logicvista", "mmmu",

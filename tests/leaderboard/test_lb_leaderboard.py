@@ -152,7 +152,7 @@ def test_items_left_unscored_by_errors_are_flagged(published, make_run):
 
 
 def test_runs_sharing_a_label_are_told_apart_by_directory(published, make_run):
-    from sophia_eval.board.output import row_labels
+    from sophia_eval.board.labels import row_labels
 
     dirs = [make_run("first", model="m", benchmark="math500", outcomes=_outcomes(1, 4)),
             make_run("second", model="m", benchmark="math500", outcomes=_outcomes(2, 4))]

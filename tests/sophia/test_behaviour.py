@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from sophia_eval.bench.sample import Sample
-from sophia_eval.sophia.behaviour import BEHAVIOUR_FILE, aligned_old_logprobs, score_behaviour_logprobs
+from sophia_eval.sophia.behaviour import score_behaviour_logprobs
+from sophia_eval.sophia.dataset import BEHAVIOUR_FILE
+from sophia_eval.sophia.objective import aligned_old_logprobs
 from sophia_eval.sophia.config import SelectionConfig, TrainConfig
 from sophia_eval.sophia.dataset import TrainExample
 from sophia_eval.sophia.pipeline import run_selection, train_examples

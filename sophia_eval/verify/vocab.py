@@ -1,0 +1,14 @@
+"""The verifier's word lists that the rest of the package reads: verdict statuses, which of them
+are scored, and the extraction policy names. Defined here once; metrics, rewards, the harness, the
+judge, the benchmark schema and the CLI import them.
+
+A scored status is a judgement on the model (`correct`, `incorrect`, `no_answer`); the others
+(`bad_gold`, `timeout`, `error`) are failures of the benchmark, the verifier or the backend and are
+left out of every metric, reward and count of right answers. (Answer kinds are
+`verify.types.ANSWER_TYPES`; units are `verify.normalize`'s.)
+"""
+
+STATUSES: tuple[str, ...] = ("correct", "incorrect", "no_answer", "bad_gold", "timeout", "error")
+SCORED_STATUSES: frozenset[str] = frozenset({"correct", "incorrect", "no_answer"})
+EXTRACTION_POLICIES: tuple[str, ...] = ("default", "choice", "lenient", "strict")
+"""Names accepted by `verify.get_policy` and by a benchmark's `extraction:` key."""
