@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 METRICS: tuple[str, ...] = ("accuracy", "dynamath", "wemath")
+"""Metric kinds a benchmark may declare (`scoring.metrics.summarize` computes each)."""
 JUDGE_MODES: tuple[str, ...] = ("none", "optional", "required")
 LOCAL_FORMATS: tuple[str, ...] = ("jsonl", "json", "parquet")
 SAMPLE_FIELDS: tuple[str, ...] = (

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from sophia_eval.bench.registry import list_benchmarks
+
 PROTOCOLS_FILE = "protocols.yaml"
 COLUMNS: tuple[str, ...] = (
     "model", "size", "benchmark", "split", "metric", "value", "protocol", "reported_by",
@@ -144,8 +146,6 @@ def baselines_dir(package_dir: str | Path | None = None) -> Path:
 
 def registry_vocabulary() -> dict[str, tuple[dict[str, int | None], str]]:
     """Registry benchmark name -> ({split: item count or None}, metric kind)."""
-    from sophia_eval.bench.registry import list_benchmarks
-
     vocab: dict[str, tuple[dict[str, int | None], str]] = {}
     for spec in list_benchmarks():
         splits = {name: getattr(s, "n_items", None) for name, s in spec.splits.items()}

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from sophia_eval.runs.reading import RunInfo, RunReadError, load_runs
+from sophia_eval.scoring.metrics import group_items
 from sophia_eval.scoring.paired import PairedTest, paired_test
 from sophia_eval.runs.store import RunStore
 
@@ -130,8 +131,6 @@ def protocol_differences(a: RunInfo, b: RunInfo) -> list[str]:
 
 
 def _items(run: RunInfo) -> tuple[dict[str, Any], dict[str, str | None]]:
-    from sophia_eval.scoring.metrics import group_items
-
     records = list(RunStore.open(run.path).records())
     if not records:
         raise RunReadError(f"{run.path / 'samples.jsonl'}: no records; nothing to compare")

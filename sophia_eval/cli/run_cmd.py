@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 import typer
 
+from sophia_eval.backends import BACKENDS
 from sophia_eval.verify.vocab import SCORED_STATUSES
 
 # The embedded default (issue 4, "main job"): a real 135M text model that loads offline. On MATH-500
@@ -86,7 +87,7 @@ def register(app: typer.Typer) -> None:
     def run(
         model: Optional[str] = typer.Option(None, "--model", "-m", help="Model id or local path (served name for --backend openai). Omitted: the embedded demo."),
         benchmark: Optional[str] = typer.Option(None, "--benchmark", "-b", help="NAME[:SPLIT][,NAME...]"),
-        backend: str = typer.Option("transformers", help="transformers | vllm | openai | lmms (lmms-eval wrapper: -o model_args=pretrained=PATH)"),
+        backend: str = typer.Option("transformers", help=f"{' | '.join(BACKENDS)} (lmms: the lmms-eval wrapper, -o model_args=pretrained=PATH)"),
         protocol: Optional[str] = typer.Option(None, help="Preset: sophia (default) | sophia_model | greedy (demo default)"),
         limit: Optional[int] = typer.Option(None, help="Only the first N items"),
         n: Optional[int] = typer.Option(None, "--n", help="Samples per item"),

@@ -9,6 +9,6 @@ def register(app: typer.Typer) -> None:
     @app.command("version")
     def version() -> None:
         """Print the package version."""
-        from sophia_eval import __version__
+        from sophia_eval._version import package_version
 
-        typer.echo(__version__)
+        typer.echo(package_version())

@@ -32,13 +32,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from sophia_eval.scoring import metrics
+from sophia_eval._version import package_version
+from sophia_eval.backends import make_generator
 from sophia_eval.backends.base import Completion, GenerationConfig, Generator
-from sophia_eval.harness.protocols import Protocol, get_protocol
+from sophia_eval.bench import prompts, registry
+from sophia_eval.bench.loading import load_split
 from sophia_eval.bench.sample import Sample
+from sophia_eval.harness.judge import Judge
 from sophia_eval.harness.progress import Progress
+from sophia_eval.harness.protocols import Protocol, get_protocol
 from sophia_eval.runs.records import verify_request
 from sophia_eval.runs.store import RunStore, config_hash
+from sophia_eval.scoring import metrics
+from sophia_eval.verify import VERIFIER_VERSION, VerifierPool
 from sophia_eval.verify.vocab import SCORED_STATUSES
 
 TIMING_FIELDS = ("latency_s", "verify_elapsed_s")
@@ -131,8 +137,6 @@ def model_slug(model: str) -> str:
 
 def benchmark_info(reference: str) -> BenchmarkInfo:
     """Registry spec for `name` or `name:split` -> BenchmarkInfo (unknown names raise listing known)."""
-    from sophia_eval.bench import registry
-
     name, _, split = reference.partition(":")
     spec = registry.get_benchmark(name)
     return BenchmarkInfo(
@@ -151,9 +155,6 @@ def benchmark_info(reference: str) -> BenchmarkInfo:
 def load_benchmark(bench: BenchmarkInfo, *, data_dir: str | None = None, limit: int | None = None,
                    ) -> tuple[list[Sample], BenchmarkInfo]:
     """Load the items of `bench` from the data root; the returned info carries the data hash."""
-    from sophia_eval.bench import registry
-    from sophia_eval.bench.loading import load_split
-
     samples, report = load_split(registry.get_benchmark(bench.name), bench.split, data_dir=data_dir, limit=limit)
     return samples, replace(bench, data_hash=bench.data_hash or report.data_hash or None)
 
@@ -282,9 +283,6 @@ def run(
     `generator_factory`, the model is loaded only if something is left to generate (a finished
     run re-summarises without loading it).
     """
-    from sophia_eval.verify import VERIFIER_VERSION, VerifierPool
-    from sophia_eval.bench import prompts
-
     bench = bench or benchmark_info(config.benchmark)
     if samples is None:
         samples, bench = load_benchmark(bench, data_dir=config.data_dir, limit=config.limit)
@@ -312,15 +310,13 @@ def run(
         return _finish(RunStore.open(out))
     if generator is None:
         if generator_factory is None:
-            from sophia_eval.backends import make_generator
-
             generator = make_generator(config.backend, config.model, **dict(config.backend_options))
         else:
             generator = generator_factory()
     meta = {
         "config": cfg,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "sophia_eval_version": _package_version(),
+        "sophia_eval_version": package_version(),
         "git_sha": _git_sha(),
         "verifier_version": VERIFIER_VERSION,
         "model_info": _describe(generator),
@@ -414,8 +410,6 @@ def rescore(
     chunk: int = 1024, progress: bool = True,
 ) -> dict[str, Any]:
     """Re-verify every record of a run with the current verifier (and judge); rewrite and re-summarise."""
-    from sophia_eval.verify import VERIFIER_VERSION, VerifierPool
-
     store = RunStore.open(run_dir)
     records = list(latest_records(store).values())
     with VerifierPool(workers, timeout) as pool, Progress(f"re-scoring {Path(run_dir).name}", len(records), enabled=progress) as bar:
@@ -443,8 +437,6 @@ def _generate(generator: Generator, convs: list[Any], cfg: GenerationConfig) -> 
 def _make_judge(config: RunConfig, bench: BenchmarkInfo) -> Any:
     if config.judge is None:
         return None
-    from sophia_eval.harness.judge import Judge
-
     return Judge(config.judge, required=bench.judge == "required")
 
 
@@ -453,12 +445,6 @@ def _describe(generator: Generator) -> dict[str, Any]:
         return dict(generator.describe())
     except Exception as exc:  # noqa: BLE001 - provenance must not stop a run
         return {"describe_error": str(exc)}
-
-
-def _package_version() -> str:
-    from sophia_eval import __version__
-
-    return __version__
 
 
 def _git_sha() -> str | None:

@@ -21,6 +21,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from sophia_eval.bench.spec import METRICS
 from sophia_eval.verify.vocab import SCORED_STATUSES
 
 JUDGE_FAILURE_STATUS = "judge_error"
@@ -422,8 +423,8 @@ def summarize(
     seeds that have all `dynamath_variants` variants scored) or
     `wemath` (adds `wemath_strict`/`wemath_loose` and the four dimensions under `wemath`).
     """
-    if metric not in ("accuracy", "dynamath", "wemath"):
-        raise ValueError(f"unknown metric {metric!r}; expected one of accuracy, dynamath, wemath")
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
     records = list(records)
     items = group_items(records)
     n = max((len(it.outcomes) for it in items), default=0)
