@@ -73,7 +73,16 @@ def __getattr__(name: str) -> Any:
 
         value = package_version()
     elif name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        try:
+            module = importlib.import_module(_EXPORTS[name])
+        except ModuleNotFoundError as exc:
+            from sophia_eval._extras import missing_extra
+
+            err = missing_extra(exc, f"sophia_eval.{name}")
+            if err is exc:
+                raise
+            raise err from exc
+        value = getattr(module, name)
     else:
         raise AttributeError(f"module 'sophia_eval' has no attribute {name!r}")
     globals()[name] = value  # later lookups skip __getattr__

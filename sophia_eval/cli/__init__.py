@@ -12,6 +12,8 @@ import sys
 
 import typer
 
+from sophia_eval._extras import missing_extra
+
 app = typer.Typer(
     name="sophia-eval",
     help="Evaluate vision-language math reasoning models; train them with SOPHIA.",
@@ -47,4 +49,11 @@ def main() -> None:
     # truncate numbers ("7…"). A log file can be wide.
     if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
         os.environ["COLUMNS"] = "200"
-    app()
+    try:
+        app()
+    except ModuleNotFoundError as exc:  # a slim install running a command that needs an extra
+        err = missing_extra(exc, f"`sophia-eval {' '.join(sys.argv[1:2])}`")
+        if err is exc:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
