@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from sophia_eval.board.baselines import METRICS_BY_KIND, Baseline, Protocol
 from sophia_eval.runs.reading import RunInfo
-from sophia_eval.scoring.paired import wilson_interval
+from sophia_eval.scoring.intervals import wilson_percent
 
 Column = tuple[str, str, str]
 """(benchmark, split, metric)."""
@@ -153,7 +153,7 @@ def baseline_entry(b: Baseline, n_items: int | None) -> Entry:
     ci_low = ci_high = None
     method = ""
     if b.metric == "pass@1" and n_items:
-        ci_low, ci_high = wilson_interval(b.value, n_items)
+        ci_low, ci_high = wilson_percent(b.value, n_items)
         method = f"approx. Wilson 95% over n={n_items} (published without an interval)"
     return Entry(
         kind="baseline", model=b.model, benchmark=b.benchmark, split=b.split, metric=b.metric,

@@ -22,11 +22,11 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from sophia_eval.bench.spec import METRICS
+from sophia_eval.scoring.intervals import bootstrap_interval, wilson_interval
 from sophia_eval.verify.vocab import SCORED_STATUSES
 
 JUDGE_FAILURE_STATUS = "judge_error"
 """Record status when the optional LLM judge/extractor failed (never scored as wrong)."""
-Z_95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -96,40 +96,6 @@ def pass_at_k(n: int, c: int, k: int) -> float:
         return 1.0
     # Product form avoids huge binomials: prod_{i=n-c+1}^{n} (1 - k/i).
     return 1.0 - float(np.prod(1.0 - k / np.arange(n - c + 1, n + 1, dtype=float)))
-
-
-def wilson_interval(successes: float, n: int, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion, as fractions in [0, 1]."""
-    if n <= 0:
-        raise ValueError(f"wilson_interval needs n >= 1 trials, got {n}")
-    if not 0 <= successes <= n:
-        raise ValueError(f"wilson_interval needs 0 <= successes <= n, got {successes} of {n}")
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def bootstrap_interval(
-    values: Sequence[float], *, resamples: int = 2000, confidence: float = 0.95, seed: int = 0
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean over items (deterministic for a given seed)."""
-    arr = np.asarray(values, dtype=float)
-    if arr.size == 0:
-        raise ValueError("bootstrap_interval needs at least one value")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    rng = np.random.default_rng(seed)
-    means = np.empty(resamples)
-    chunk = max(1, 2_000_000 // arr.size)  # bound memory: resample in chunks
-    for start in range(0, resamples, chunk):
-        stop = min(resamples, start + chunk)
-        idx = rng.integers(0, arr.size, size=(stop - start, arr.size))
-        means[start:stop] = arr[idx].mean(axis=1)
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(means, [alpha, 1 - alpha])
-    return float(low), float(high)
 
 
 def mean_metric(

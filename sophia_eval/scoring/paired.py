@@ -17,6 +17,8 @@ from fractions import Fraction
 from dataclasses import dataclass
 from typing import Sequence
 
+from sophia_eval.scoring.intervals import bootstrap_means, percentile_interval
+
 _BOOTSTRAP_CHUNK = 256  # resamples drawn per numpy call; bounds memory at chunk x n_items ints
 
 
@@ -122,17 +124,11 @@ def paired_bootstrap(
         raise ValueError("paired test needs at least one item scored by both runs")
     diffs = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
     observed = float(diffs.mean())
-    rng = np.random.default_rng(seed)
-    resampled = np.empty(n_resamples, dtype=float)
-    for start in range(0, n_resamples, _BOOTSTRAP_CHUNK):
-        size = min(_BOOTSTRAP_CHUNK, n_resamples - start)
-        idx = rng.integers(0, n, size=(size, n))
-        resampled[start : start + size] = diffs[idx].mean(axis=1)
+    resampled = bootstrap_means(diffs, n_resamples, seed, _BOOTSTRAP_CHUNK)
     # Tolerance so that float noise in identical resample means is not counted as a difference.
     extreme = np.abs(resampled - observed) >= abs(observed) - 1e-12
     p_value = float((1 + int(extreme.sum())) / (1 + n_resamples))
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(resampled, [tail, 1 - tail])
+    low, high = percentile_interval(resampled, confidence)
     return PairedTest(
         method="paired_bootstrap",
         n_items=n,
@@ -140,8 +136,8 @@ def paired_bootstrap(
         mean_b=float(np.mean(b)),
         delta=observed,
         p_value=min(1.0, p_value),
-        ci_low=float(low),
-        ci_high=float(high),
+        ci_low=low,
+        ci_high=high,
     )
 
 
@@ -173,20 +169,3 @@ def paired_test(
         b_only=exact.b_only,
         c_only=exact.c_only,
     )
-
-
-def wilson_interval(value_percent: float, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    """Approximate 95% Wilson interval (percent) for a published accuracy over `n` items.
-
-    Used for published baselines, which report no interval: it treats the number as one binary
-    outcome per item, so it is a lower bound on the real uncertainty of a sampled (T > 0) run.
-    """
-    if n < 1:
-        raise ValueError(f"n must be >= 1 item, got {n}")
-    if not 0 <= value_percent <= 100:
-        raise ValueError(f"accuracy must be in [0, 100] percent, got {value_percent}")
-    p = value_percent / 100
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half) * 100, min(1.0, centre + half) * 100)

@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from sophia_eval.scoring import intervals as I
 from sophia_eval.scoring import metrics as M
 
 
@@ -35,20 +36,20 @@ def test_pass_at_k_rejects_k_above_n():
 
 def test_wilson_interval_hand_value():
     # 5 of 10 at z=1.96: centre 0.5, half-width = 1.96*sqrt(.025+.0096)/1.384
-    low, high = M.wilson_interval(5, 10)
-    z = M.Z_95
+    low, high = I.wilson_interval(5, 10)
+    z = I.Z_95
     half = z * math.sqrt(0.25 / 10 + z * z / 400) / (1 + z * z / 10)
     assert (low, high) == pytest.approx((0.5 - half, 0.5 + half))
 
 
 def test_wilson_interval_at_zero_successes_starts_at_zero():
-    assert M.wilson_interval(0, 20)[0] == 0.0
+    assert I.wilson_interval(0, 20)[0] == 0.0
 
 
 def test_bootstrap_interval_is_deterministic_and_brackets_mean():
     vals = [0.0, 0.25, 0.5, 1.0, 0.75, 0.5]
-    a = M.bootstrap_interval(vals, seed=3)
-    assert a == M.bootstrap_interval(vals, seed=3) and a[0] <= sum(vals) / 6 <= a[1]
+    a = I.bootstrap_interval(vals, seed=3)
+    assert a == I.bootstrap_interval(vals, seed=3) and a[0] <= sum(vals) / 6 <= a[1]
 
 
 def test_errors_are_not_scored_as_wrong():
@@ -161,7 +162,7 @@ def test_summary_follows_contract_keys():
 
 def test_wilson_ci_used_for_single_sample_runs():
     m = M.summarize([rec("a", 0, "correct"), rec("b", 0, "incorrect")])["metrics"]["pass@1"]
-    low, high = M.wilson_interval(1, 2)
+    low, high = I.wilson_interval(1, 2)
     assert (m["ci_method"], m["ci_low"], m["ci_high"]) == ("wilson", round(100 * low, 4),
                                                            round(100 * high, 4))
 
@@ -253,12 +254,12 @@ def test_bootstrap_is_percentile_interval():
     # 3 items [0, 0, 1]: resample means 0, 1/3, 2/3, 1 with P = 8/27, 12/27, 6/27, 1/27, so the
     # 2.5% quantile is 0 and the 97.5% quantile is 1 (P(mean = 1) = 3.7% > 2.5%); a normal
     # interval would be 1/3 +- 0.53
-    assert M.bootstrap_interval([0.0, 0.0, 1.0]) == (0.0, 1.0)
+    assert I.bootstrap_interval([0.0, 0.0, 1.0]) == (0.0, 1.0)
 
 
 def test_bootstrap_default_seed_is_fixed():
     vals = [0.0, 0.25, 0.5, 1.0, 0.75, 0.5, 0.125]
-    assert M.bootstrap_interval(vals) == M.bootstrap_interval(vals, seed=0)
+    assert I.bootstrap_interval(vals) == I.bootstrap_interval(vals, seed=0)
 
 
 def test_category_breakdown_leaves_unscored_items_out_of_denominator():

@@ -2,7 +2,8 @@
 
 import pytest
 
-from sophia_eval.scoring.paired import mcnemar_exact, mcnemar_test, paired_bootstrap, paired_test, wilson_interval
+from sophia_eval.scoring.intervals import wilson_percent as wilson_interval
+from sophia_eval.scoring.paired import mcnemar_exact, mcnemar_test, paired_bootstrap, paired_test
 
 
 def test_mcnemar_no_discordant_pairs_is_p_one():
