@@ -17,7 +17,7 @@ sophia_app = typer.Typer(help="SOPHIA training: sample -> select -> train (-> ev
 
 def _errors() -> tuple[type[BaseException], ...]:
     from sophia_eval.cli.run_cmd import known_errors
-    from sophia_eval.sophia.records import RecordError
+    from sophia_eval.runs.jsonl import RecordError
     from sophia_eval.sophia.selection import EmptySelectionError
 
     return (*known_errors(), RecordError, EmptySelectionError)
@@ -239,7 +239,7 @@ def grpo(
     from sophia_eval.sophia.config import GRPOConfig, TrainConfig
     from sophia_eval.sophia.grpo import filter_by_pass_rate, grpo_train, pass_rates
     from sophia_eval.sophia.items import load_training_items
-    from sophia_eval.sophia.records import JsonlLog
+    from sophia_eval.runs.jsonl import JsonlLog
 
     r = _recipe(recipe)
     data = load_training_items(_pick(items, r, "items", "training set"))

@@ -5,9 +5,10 @@ A run is one model on one benchmark under one configuration:
     <run_dir>/run.json       schema version, config (and its hash), provenance, summary metrics
     <run_dir>/samples.jsonl  one JSON object per (item_id, sample_index), appended as produced
 
-`samples.jsonl` is append-only while a run is generating: every line is flushed and fsynced, so a
-crash loses at most the line being written, and a torn last line is ignored (and overwritten) on
-resume. A line in the middle that does not parse is corruption and raises with file and line.
+`samples.jsonl` is append-only while a run is generating, through `runs.jsonl.JsonlLog` (the same
+file discipline as SOPHIA's records): appends are fsynced, so a crash loses at most the line being
+written; a torn last line is ignored (and cut off) on resume; a line in the middle that does not
+parse is corruption and raises with file and line.
 Re-scoring replaces the file atomically (write a temporary file, then rename).
 
 Leaderboards and `sophia-eval score` read only these files, through `RunStore`.
@@ -21,6 +22,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
+
+from sophia_eval.runs.jsonl import JsonlLog, RecordError, dumps_line
 
 SCHEMA_VERSION = 1
 RUN_FILE = "run.json"
@@ -129,58 +132,25 @@ class RunStore:
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every complete record in order. A torn final line (crash mid-write) is skipped."""
-        if not self.samples_file.exists():
-            return
-        with self.samples_file.open("rb") as fh:
-            lines = fh.read().split(b"\n")
-        last = len(lines) - 1
-        for number, raw in enumerate(lines, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                if number - 1 == last:  # no trailing newline: the line being written when we died
-                    return
-                raise RunStoreError(f"{self.samples_file}:{number}: corrupt record ({exc})") from exc
-            if not isinstance(record, dict) or "item_id" not in record or "sample_index" not in record:
-                raise RunStoreError(
-                    f"{self.samples_file}:{number}: expected an object with 'item_id' and 'sample_index'"
-                )
-            yield record
+        try:
+            for number, record in enumerate(JsonlLog(self.samples_file).read(), start=1):
+                if not isinstance(record, dict) or "item_id" not in record or "sample_index" not in record:
+                    raise RunStoreError(
+                        f"{self.samples_file}: record {number}: expected an object with 'item_id' and 'sample_index'"
+                    )
+                yield record
+        except RecordError as exc:
+            raise RunStoreError(str(exc)) from exc
 
     def done_keys(self) -> set[tuple[str, int]]:
         """(item_id, sample_index) pairs already recorded."""
         return {(str(r["item_id"]), int(r["sample_index"])) for r in self.records()}
 
-    def _truncate_torn_tail(self) -> None:
-        """Drop a partial last line so the next append starts on a fresh line."""
-        if not self.samples_file.exists():
-            return
-        data = self.samples_file.read_bytes()
-        if data and not data.endswith(b"\n"):
-            cut = data.rfind(b"\n") + 1
-            try:  # the JSON was complete and only the newline was lost: keep the record
-                json.loads(data[cut:])
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                with self.samples_file.open("r+b") as fh:
-                    fh.truncate(cut)
-            else:
-                with self.samples_file.open("ab") as fh:
-                    fh.write(b"\n")
-
     def append(self, records: Iterable[Mapping[str, Any]]) -> None:
-        """Append records durably, one line each."""
-        self._truncate_torn_tail()
-        with self.samples_file.open("a", encoding="utf-8") as fh:
-            for record in records:
-                fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True, default=str) + "\n")
-                fh.flush()
-            os.fsync(fh.fileno())
+        """Append records durably, one line each (a torn last line is cut off first)."""
+        JsonlLog(self.samples_file).append(records)
 
     def replace_records(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Atomically replace all records (re-scoring)."""
-        text = "".join(
-            json.dumps(r, ensure_ascii=False, sort_keys=True, default=str) + "\n" for r in records
-        )
+        text = "".join(dumps_line(r) for r in records)
         _atomic_write_text(self.samples_file, text)

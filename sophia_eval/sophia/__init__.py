@@ -11,7 +11,7 @@ from sophia_eval.sophia.grpo import grpo_train, group_advantages
 from sophia_eval.sophia.items import TrainingSetError, load_training_items
 from sophia_eval.sophia.objective import ClippedIS, Objective, RewardWeightedNLL, make_objective
 from sophia_eval.sophia.pipeline import EvalSpec, evaluate, run_round, run_selection, train_examples
-from sophia_eval.sophia.records import RecordError
+from sophia_eval.runs.jsonl import RecordError
 from sophia_eval.sophia.rewards import caption_rewards, score_texts
 from sophia_eval.sophia.sampling import SamplingStats, run_sampling
 from sophia_eval.sophia.selection import EmptySelectionError, select_trajectories

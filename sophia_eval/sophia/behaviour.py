@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sophia_eval.sophia.dataset import BEHAVIOUR_FILE, encode, load_selected
 from sophia_eval.sophia.objective import token_logprobs
-from sophia_eval.sophia.records import JsonlLog
+from sophia_eval.runs.jsonl import JsonlLog
 from sophia_eval.sophia.trainer import load_policy
 
 

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 from sophia_eval.bench.sample import Sample
 from sophia_eval.sophia.config import MixConfig
 from sophia_eval.sophia.prompts import training_messages
-from sophia_eval.sophia.records import JsonlLog
+from sophia_eval.runs.jsonl import JsonlLog
 
 # Written by `behaviour.score_behaviour_logprobs` beside selected.jsonl; read here (optional file).
 BEHAVIOUR_FILE = "behaviour_logprobs.jsonl"

@@ -18,7 +18,8 @@ from typing import Any, Sequence
 
 from sophia_eval.bench.sample import Sample
 from sophia_eval.sophia.config import SamplingConfig, SelectionConfig, TrainConfig
-from sophia_eval.sophia.records import JsonlLog, write_json_atomic
+from sophia_eval.runs.jsonl import JsonlLog, write_json_atomic
+from sophia_eval.runs.store import RunStore
 from sophia_eval.sophia.selection import EmptySelectionError, select_trajectories
 
 SELECTED_FILE = "selected.jsonl"
@@ -105,9 +106,7 @@ def run_round(items: Sequence[Sample], *, policy: Any, reasoner: Any, round_dir:
     if evaluation is not None:
         run_dir = evaluate(result.final_dir, evaluation, root / "eval" / evaluation.benchmark.replace(":", "_"),
                            progress=progress)
-        import json
-
         out["eval_run"] = str(run_dir)
-        out["eval_summary"] = json.loads((run_dir / "run.json").read_text(encoding="utf-8")).get("summary")
+        out["eval_summary"] = RunStore.open(run_dir).meta.get("summary")
     write_json_atomic(root / "round.json", out)
     return out

@@ -29,7 +29,7 @@ from sophia_eval.backends.base import BackendError, Completion, GenerationConfig
 from sophia_eval.bench.sample import Sample
 from sophia_eval.sophia.config import SamplingConfig
 from sophia_eval.sophia.prompts import PROMPT_VERSION, caption_messages, reasoning_messages
-from sophia_eval.sophia.records import JsonlLog, RecordError, write_json_atomic
+from sophia_eval.runs.jsonl import JsonlLog, RecordError, write_json_atomic
 from sophia_eval.sophia.rewards import score_texts
 
 CAPTIONS_FILE = "captions.jsonl"

@@ -12,7 +12,7 @@ from sophia_eval.sophia.objective import aligned_old_logprobs
 from sophia_eval.sophia.config import SelectionConfig, TrainConfig
 from sophia_eval.sophia.dataset import TrainExample
 from sophia_eval.sophia.pipeline import run_selection, train_examples
-from sophia_eval.sophia.records import JsonlLog
+from sophia_eval.runs.jsonl import JsonlLog
 from sophia_eval.sophia.sampling import TRAJECTORIES_FILE
 from sophia_eval.sophia.trainer import train
 

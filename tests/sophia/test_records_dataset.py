@@ -9,7 +9,7 @@ from sophia_eval.sophia.config import MixConfig, SelectionConfig
 from sophia_eval.sophia.dataset import TrainExample, load_mix_file, mix_examples
 from sophia_eval.sophia.pipeline import run_selection, train_examples
 from sophia_eval.sophia.config import TrainConfig
-from sophia_eval.sophia.records import JsonlLog, RecordError
+from sophia_eval.runs.jsonl import JsonlLog, RecordError
 from sophia_eval.sophia.sampling import TRAJECTORIES_FILE
 
 

@@ -8,7 +8,7 @@ import pytest
 from sophia_eval.backends.base import BackendError, Completion
 from sophia_eval.bench.sample import Sample
 from sophia_eval.sophia.config import SamplingConfig
-from sophia_eval.sophia.records import RecordError
+from sophia_eval.runs.jsonl import RecordError
 from sophia_eval.sophia.sampling import CAPTIONS_FILE, TRAJECTORIES_FILE, run_sampling
 
 ITEMS = [Sample(benchmark="t", id=str(i), question=f"What is {i}+1?", answer=str(i + 1), images=(f"/img/{i}.png",))

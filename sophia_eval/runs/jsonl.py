@@ -1,4 +1,5 @@
-"""Append-only JSONL files for the SOPHIA sampling records (captions, trajectories).
+"""The one append-only JSONL implementation: run records (`samples.jsonl`) and SOPHIA's records
+(captions, trajectories, selections, behaviour log-probs) are all written and read through it.
 
 Every append is flushed and fsynced, so a crash loses at most the line being written. A torn last
 line (no trailing newline / unparsable) is ignored when reading and cut off before the next append;
@@ -14,7 +15,7 @@ from typing import Any, Iterable, Iterator
 
 
 class RecordError(RuntimeError):
-    """A record file is corrupt or belongs to a different configuration."""
+    """A record file is corrupt or belongs to a different configuration (file and line in the message)."""
 
 
 class JsonlLog:
@@ -74,7 +75,7 @@ class JsonlLog:
                               "only the last line may be torn by a crash") from exc
 
     def append(self, records: Iterable[dict[str, Any]]) -> int:
-        lines = [json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records]
+        lines = [dumps_line(r) for r in records]
         if not lines:
             return 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,6 +91,11 @@ class JsonlLog:
             fh.flush()
             os.fsync(fh.fileno())
         return len(lines)
+
+
+def dumps_line(record: Any) -> str:
+    """One record as one JSONL line (sorted keys; values JSON cannot hold are stored as text)."""
+    return json.dumps(record, ensure_ascii=False, sort_keys=True, default=str) + "\n"
 
 
 class _Torn(Exception):
