@@ -11,6 +11,7 @@ Specs are found in `<checkout>/benchmarks` for a source or editable checkout, el
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -220,7 +221,18 @@ def parse_spec(data: Any, file: Path) -> BenchmarkSpec:
 
 
 def load_spec(file: Path) -> BenchmarkSpec:
-    """Read and validate one `benchmark.yaml`."""
+    """Read and validate one `benchmark.yaml`, once per process while the file is unchanged (the
+    harness, the loader and the leaderboard all ask for the same spec; specs are frozen)."""
+    file = Path(file)
+    try:
+        stat = file.stat()
+    except OSError as exc:
+        raise SpecError(f"{file}: cannot read the benchmark spec ({exc.strerror})") from exc
+    return _load_spec(file, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _load_spec(file: Path, mtime_ns: int, size: int) -> BenchmarkSpec:
     import yaml
 
     try:
