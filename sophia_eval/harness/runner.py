@@ -41,7 +41,7 @@ from sophia_eval.bench.sample import Sample
 from sophia_eval.harness.judge import Judge
 from sophia_eval.harness.progress import Progress
 from sophia_eval.harness.protocols import Protocol, get_protocol
-from sophia_eval.runs.records import verify_request
+from sophia_eval.runs.records import SampleRecord, verify_request
 from sophia_eval.runs.store import RunStore, config_hash
 from sophia_eval.scoring import metrics
 from sophia_eval.verify import VERIFIER_VERSION, VerifierPool
@@ -203,7 +203,7 @@ def default_out(config: RunConfig, bench: BenchmarkInfo, cfg: Mapping[str, Any])
 # -- records ----------------------------------------------------------------------------------
 
 
-def base_record(sample: Sample, index: int, prompt_hash: str, comp: Completion, policy: str | None) -> dict[str, Any]:
+def base_record(sample: Sample, index: int, prompt_hash: str, comp: Completion, policy: str | None) -> SampleRecord:
     kwargs = sample.verify_kwargs()
     if kwargs.get("policy") is None:
         kwargs["policy"] = policy
