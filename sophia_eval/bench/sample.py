@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from sophia_eval.verify.vocab import METADATA_KEYS
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -51,13 +53,6 @@ class Sample:
 
     def verify_kwargs(self) -> dict[str, Any]:
         """The keyword arguments `sophia_eval.verify` needs besides `gold` and `pred`."""
-        return {
-            "options": self.options or None,
-            "answer_type": self.answer_type,
-            "tolerance": self.tolerance,
-            "rel_tolerance": self.rel_tolerance,
-            "precision": self.precision,
-            "unit": self.unit,
-            "multiple": self.multiple,
-            "policy": self.extraction,
-        }
+        kwargs = {key: getattr(self, key) for key in METADATA_KEYS}
+        kwargs["options"] = self.options or None
+        return {**kwargs, "policy": self.extraction}

@@ -135,6 +135,19 @@ def test_verifier_word_lists_agree_with_their_home():
     assert sorted(extract._POLICIES) == sorted(vocab.EXTRACTION_POLICIES)
 
 
+def test_metadata_keys_are_what_verify_takes_and_what_a_sample_carries():
+    import inspect
+
+    from sophia_eval.bench.sample import Sample
+    from sophia_eval.verify import verify
+    from sophia_eval.verify.vocab import METADATA_KEYS
+
+    params = set(inspect.signature(verify).parameters) - {"gold", "pred", "policy", "timeout"}
+    assert sorted(params) == sorted(METADATA_KEYS)
+    sample = Sample(benchmark="b", id="1", question="q", answer="a")
+    assert sorted(sample.verify_kwargs()) == sorted([*METADATA_KEYS, "policy"])
+
+
 @pytest.mark.parametrize("key, words", [
     ("extraction", "sophia_eval.verify.vocab:EXTRACTION_POLICIES"),
     ("metric", "sophia_eval.bench.spec:METRICS"),
