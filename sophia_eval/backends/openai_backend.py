@@ -5,6 +5,8 @@ samples of a prompt is its own request (seed `config.seed + prompt index * n + k
 sample carries exact token counts and is retried on its own. Transient failures (connection
 errors, timeouts, HTTP 408/429/5xx) are retried with exponential backoff and jitter; what still
 fails becomes `Completion(finish_reason="error", error=...)`, never empty text scored as wrong.
+So do odd 200 answers: content that is not text (a list of text parts is joined), and empty
+content with finish `stop`. Each attempt has one deadline (`timeout_s`) over connect + whole body.
 A server that cannot be reached at all raises BackendError naming the URL: at construction
 (a quick `GET /models`), and from `generate` when no request of the call could connect.
 """
@@ -38,7 +40,8 @@ class OpenAIOptions:
     concurrency: int = 32
     """Requests in flight at once."""
     timeout_s: float = 600.0
-    """Per-request read timeout (long reasoning traces take minutes)."""
+    """Deadline of one request attempt: connect, send and the whole response body (long reasoning
+    traces take minutes). A server trickling bytes cannot stretch it."""
     connect_timeout_s: float = 5.0
     """Connect timeout; also bounds the reachability check at start."""
     max_retries: int = 4
@@ -263,11 +266,13 @@ class OpenAIGenerator:
                 retry_after = None
             t0 = time.perf_counter()
             try:
-                resp = await client.post(url, json=body)
+                # httpx's timeouts bound each read; this bounds the attempt as a whole.
+                async with asyncio.timeout(opts.timeout_s):
+                    resp = await client.post(url, json=body)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 last = f"cannot connect to {url}: {type(exc).__name__}: {exc}"
                 continue
-            except httpx.TimeoutException as exc:
+            except (httpx.TimeoutException, TimeoutError) as exc:
                 connected = True
                 last = f"request to {url} timed out after {opts.timeout_s:g} s ({type(exc).__name__})"
                 continue
@@ -294,31 +299,61 @@ class OpenAIGenerator:
 
 
 def _parse(resp: Any, latency: float, url: str) -> Completion:
+    """A 200 response -> Completion; any shape other than a text answer is an `error` completion."""
     try:
         data = resp.json()
         choice = data["choices"][0]
         message = choice.get("message") or {}
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
-        return _error(f"malformed response from {url}: {exc}: {resp.text[:300]}")
-    content = message.get("content")
-    # Reasoning servers (vLLM/SGLang reasoning parsers, DeepSeek) split the thinking out; keep it,
-    # in the <think> form the verifier and length statistics expect.
-    reasoning = message.get("reasoning_content") or message.get("reasoning")
-    if content is None and not reasoning:
-        return _error(f"server returned no content (finish_reason={choice.get('finish_reason')!r})")
-    text = f"<think>{reasoning}</think>{content or ''}" if reasoning else content
+        if not isinstance(message, dict):
+            raise TypeError(f"message is {type(message).__name__}, expected an object")
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        return _error(f"malformed response from {url}: {type(exc).__name__}: {exc}: {resp.text[:300]}")
     raw_finish = choice.get("finish_reason")
-    if raw_finish == "length":
-        finish = "length"
-    elif raw_finish in ("content_filter",):
+    try:
+        content = _as_text(message.get("content"), "content")
+        # Reasoning servers (vLLM/SGLang reasoning parsers, DeepSeek) split the thinking out; keep it,
+        # in the <think> form the verifier and length statistics expect.
+        reasoning = _as_text(message.get("reasoning_content") or message.get("reasoning"), "reasoning")
+    except _NotText as exc:
+        return _error(f"{exc} from {url} (finish_reason={raw_finish!r})")
+    if raw_finish == "content_filter":
         return _error(f"server refused the request (finish_reason={raw_finish!r})")
-    else:
-        finish = "stop"
-    usage = data.get("usage") or {}
+    finish = "length" if raw_finish == "length" else "stop"
+    if finish == "stop" and not content.strip() and not reasoning:
+        # Nothing generated yet "finished": a server fault, not the model's (wrong) answer.
+        return _error(f"server returned empty content with finish_reason={raw_finish!r}")
+    text = f"<think>{reasoning}</think>{content}" if reasoning else content
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
     return Completion(
-        text=text, finish_reason=finish, prompt_tokens=usage.get("prompt_tokens"),
-        completion_tokens=usage.get("completion_tokens"), latency_s=latency,
+        text=text, finish_reason=finish, prompt_tokens=_count(usage.get("prompt_tokens")),
+        completion_tokens=_count(usage.get("completion_tokens")), latency_s=latency,
     )
+
+
+class _NotText(ValueError):
+    """A message field holds something other than text."""
+
+
+def _as_text(value: Any, field: str) -> str:
+    """A message field as text: None is empty, a list of text parts is joined, anything else raises."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    if isinstance(value, list):
+        texts = []
+        for part in value:
+            if isinstance(part, str):
+                texts.append(part)
+            elif isinstance(part, dict) and part.get("type", "text") in ("text", "output_text") and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+            else:
+                kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+                raise _NotText(f"server returned a non-text {field} part ({kind!r})")
+        return "".join(texts)
+    raise _NotText(f"server returned {field} of type {type(value).__name__}, expected text")
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _error(message: str) -> Completion:
