@@ -146,6 +146,12 @@ class TransformersGenerator:
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
         else:
             self.device = "cuda" if use_map else opts.device
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            build = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
+            raise BackendError(
+                f"device {opts.device!r} needs a CUDA GPU but {build} (torch {torch.__version__}); "
+                "use the option device=cpu (or device=auto), or install a CUDA build of torch"
+            )
         if opts.dtype == "auto":
             dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
         else:

@@ -27,9 +27,11 @@ USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, KeyError, FileNotFou
 def fail(exc: BaseException) -> "typer.Exit":
     """Print a one-line error (no traceback) and return the exit to raise."""
     from rich.console import Console
+    from rich.markup import escape
 
     msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-    Console(stderr=True).print(f"[bold red]error:[/] {msg}", highlight=False, markup=True, soft_wrap=True)
+    # Escaped: messages carry brackets that are not markup (`pip install 'sophia-eval[vllm]'`).
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(msg)}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(2)
 
 

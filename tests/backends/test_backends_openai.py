@@ -147,7 +147,7 @@ def test_extra_body_and_token_field_reach_the_server(monkeypatch):
 
     seen = []
     real = serve.parse_config
-    monkeypatch.setattr(serve, "parse_config", lambda body: (seen.append(body), real(body))[1])
+    monkeypatch.setattr(serve, "parse_config", lambda body, **kw: (seen.append(body), real(body, **kw))[1])
     with ServerThread(Echo()) as srv:
         remote = make_generator("openai", "auto", base_url=srv.base_url, max_tokens_field="max_completion_tokens",
                                 extra_body={"top_k": 5}, **FAST)
