@@ -116,6 +116,8 @@ class TransformersGenerator:
     """Generator over a local directory, a hub id or a GGUF file, loaded with transformers."""
 
     name = "transformers"
+    supports_cancel = True
+    """`generate(..., cancel=[Event, ...])` stops a conversation between decoding steps once its event is set."""
 
     def __init__(self, model: str, options: TransformersOptions | None = None) -> None:
         self.model_ref = str(model)
@@ -221,7 +223,15 @@ class TransformersGenerator:
         }
 
     # -- generation --------------------------------------------------------------------------
-    def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[list[Completion]]:
+    def count_prompt_tokens(self, conv: Conversation) -> int:
+        """Tokens of one conversation after the chat template, image tokens included."""
+        return int(self._encode([_prepare(conv, vision=self.vision)])["attention_mask"].sum())
+
+    def generate(
+        self, conversations: Sequence[Conversation], config: GenerationConfig, cancel: Sequence[Any] | None = None
+    ) -> list[list[Completion]]:
+        """`cancel`: optional `threading.Event` per conversation (e.g. its HTTP client went away); a set
+        event stops that conversation's decoding at the next step and yields `error` completions."""
         results: list[list[Completion] | None] = [None] * len(conversations)
         prepared: list[tuple[int, Conversation]] = []
         for i, conv in enumerate(conversations):
@@ -235,21 +245,23 @@ class TransformersGenerator:
         bs = self.options.batch_size
         for start in range(0, len(prepared), bs):
             chunk = prepared[start : start + bs]
+            events = [cancel[i] for i, _ in chunk] if cancel is not None else None
             try:
-                outs = self._generate_batch([c for _, c in chunk], config, seed_offset=chunk[0][0])
+                outs = self._generate_batch([c for _, c in chunk], config, seed_offset=chunk[0][0], cancel=events)
             except Exception as exc:  # noqa: BLE001 - isolate the failing prompt, keep the rest
-                outs = [self._generate_one(i, c, config, exc if len(chunk) == 1 else None) for i, c in chunk]
+                outs = [self._generate_one(i, c, config, exc if len(chunk) == 1 else None,
+                                           None if cancel is None else [cancel[i]]) for i, c in chunk]
             for (i, _), comp in zip(chunk, outs):
                 results[i] = comp
         return [r if r is not None else _errors(config.n, "not generated") for r in results]
 
     def _generate_one(
-        self, i: int, conv: Conversation, config: GenerationConfig, known: Exception | None
+        self, i: int, conv: Conversation, config: GenerationConfig, known: Exception | None, cancel: Any = None
     ) -> list[Completion]:
         """Retry one prompt alone after its batch failed; its own failure becomes error completions."""
         if known is None:
             try:
-                return self._generate_batch([conv], config, seed_offset=i)[0]
+                return self._generate_batch([conv], config, seed_offset=i, cancel=cancel)[0]
             except Exception as exc:  # noqa: BLE001
                 known = exc
         return _errors(config.n, f"conversation {i}: {type(known).__name__}: {known}")
@@ -261,9 +273,14 @@ class TransformersGenerator:
             batch, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt", **padding
         )
 
-    def _generate_batch(self, batch: list[Conversation], config: GenerationConfig, *, seed_offset: int) -> list[list[Completion]]:
+    def _generate_batch(
+        self, batch: list[Conversation], config: GenerationConfig, *, seed_offset: int, cancel: Sequence[Any] | None = None
+    ) -> list[list[Completion]]:
         import torch
         from transformers import set_seed
+
+        if cancel is not None and all(e.is_set() for e in cancel):
+            return [_errors(config.n, "cancelled") for _ in batch]
 
         enc = self._encode(batch).to(self.model.device)
         prompt_len = enc["input_ids"].shape[1]
@@ -282,6 +299,8 @@ class TransformersGenerator:
             # Note: transformers matches stop strings against the prompt's tail too (a stop of
             # "\n\n" fires on the first "\n" after a prompt ending in "\n"); vLLM does not.
             gen_kwargs.update(stop_strings=list(config.stop), tokenizer=self.tokenizer)
+        if cancel is not None:
+            gen_kwargs["stopping_criteria"] = _cancel_criteria(cancel, n_seq)
         if config.seed is not None:
             set_seed(config.seed + seed_offset)
         t0 = time.perf_counter()
@@ -291,6 +310,9 @@ class TransformersGenerator:
         new = out[:, prompt_len:].tolist()
         completions: list[list[Completion]] = []
         for p in range(len(batch)):
+            if cancel is not None and cancel[p].is_set():
+                completions.append(_errors(config.n, "cancelled"))
+                continue
             rows = new[p * n_seq : (p + 1) * n_seq]
             comps = [self._completion(row, config, prompt_tokens[p], latency) for row in rows]
             completions.append(comps * config.n if n_seq == 1 and config.n > 1 else comps)
@@ -361,6 +383,20 @@ def _cap_pixels(processor: Any, max_pixels: int, model: str) -> None:
     else:
         size.longest_edge = max_pixels
         size.shortest_edge = min(size.shortest_edge or max_pixels, max_pixels)
+
+
+def _cancel_criteria(events: Sequence[Any], n_seq: int) -> Any:
+    """A stopping criterion that ends the rows of conversations whose event is set (each
+    conversation owns `n_seq` consecutive rows); checked after every decoding step."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class Cancelled(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            flags = [e.is_set() for e in events for _ in range(n_seq)]
+            return torch.tensor(flags, dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([Cancelled()])
 
 
 def _errors(n: int, message: str) -> list[Completion]:

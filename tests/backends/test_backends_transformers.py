@@ -151,3 +151,44 @@ def test_stop_string_cuts_the_text_and_is_stop(text_gen):
 def test_describe_fingerprints_local_checkpoints_apart(text_gen, qwen2vl_gen):
     a, b = text_gen.describe()["local_fingerprint"], qwen2vl_gen.describe()["local_fingerprint"]
     assert a and b and a != b
+
+
+class _SetAfter:
+    """An Event-like flag that turns on after `checks` looks (the stopping criterion looks once per step)."""
+
+    def __init__(self, checks: int | None) -> None:
+        self.checks, self.seen = checks, 0
+
+    def is_set(self) -> bool:
+        self.seen += 1
+        return self.checks is not None and self.seen > self.checks
+
+
+def _forward_calls(gen) -> list[int]:
+    calls = [0]
+    gen.model.register_forward_hook(lambda *a: calls.__setitem__(0, calls[0] + 1))
+    return calls
+
+
+def test_cancel_stops_decoding_between_steps(tiny_text_model):
+    gen = make_generator("transformers", str(tiny_text_model))
+    calls = _forward_calls(gen)
+    cfg = GenerationConfig(temperature=0, max_new_tokens=40)
+    (full,) = gen.generate([_text("What is 2 + 3?")], cfg, cancel=[_SetAfter(None)])[0]
+    steps_uncancelled, calls[0] = calls[0], 0
+    (cut,) = gen.generate([_text("What is 2 + 3?")], cfg, cancel=[_SetAfter(4)])[0]
+    assert (full.completion_tokens, steps_uncancelled, cut.finish_reason, cut.error, calls[0] < 10) == (
+        40, 40, "error", "cancelled", True)
+
+
+def test_cancelling_one_conversation_leaves_its_batch_mates_unchanged(text_gen):
+    cfg = GenerationConfig(temperature=0, max_new_tokens=12)
+    alone = text_gen.generate([_text("What is 2 + 3?")], cfg)[0]
+    cut, kept = text_gen.generate([_text("a"), _text("What is 2 + 3?")], cfg, cancel=[_SetAfter(2), _SetAfter(None)])
+    assert (cut[0].error, kept[0].text) == ("cancelled", alone[0].text)
+
+
+def test_count_prompt_tokens_matches_what_generate_reports(text_gen):
+    conv = _text("What is 2 + 3? Think step by step.")
+    (c,) = text_gen.generate([conv], GREEDY)[0]
+    assert text_gen.count_prompt_tokens(conv) == c.prompt_tokens
