@@ -455,7 +455,8 @@ class ServerThread:
                  max_batch: int = 8, limits: ServeLimits | None = None, api_key: str | None = None) -> None:
         self.server = make_server(generator, model_name=model_name, host=host, port=port, max_batch=max_batch,
                                   limits=limits, api_key=api_key)
-        self._thread = threading.Thread(target=self.server.serve_forever, name="sophia-serve", daemon=True)
+        # A short poll interval: shutdown() waits up to one interval (0.5 s by default, per test).
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), name="sophia-serve", daemon=True)
 
     @property
     def base_url(self) -> str:
