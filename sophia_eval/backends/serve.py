@@ -261,6 +261,20 @@ class _Server(ThreadingHTTPServer):
                 self._open -= 1
 
 
+def _stopped(job: _Job, deadline: float) -> str:
+    """Wait (until the request deadline) for a cancelled job's generation to end; say how it ended."""
+    try:
+        comps = job.future.result(timeout=max(0.0, deadline - time.monotonic()))
+    except FutureTimeout:
+        return "generation still running at the request deadline"
+    except Exception:  # noqa: BLE001 - dropped before it started (Cancelled) or failed: nothing ran
+        return "generation cancelled before it started"
+    tokens = max((c.completion_tokens or 0) for c in comps) if comps else 0
+    if comps and all(c.error == "cancelled" for c in comps):
+        return f"generation cancelled after {tokens} new tokens"
+    return f"generation ran to its end ({tokens} new tokens; this backend cannot be cancelled)"
+
+
 def _drain(sock: socket.socket, limit_s: float = 2.0) -> None:
     """After an early reply (401, 413...), end our side and read what the client still sends, for
     at most `limit_s`: closing with unread bytes would reset the connection and lose the reply."""
@@ -427,8 +441,8 @@ def make_server(
                     return
                 if _client_gone(self.connection):
                     job.cancel.set()
-                    self.note = "client disconnected: generation cancelled"
                     self.close_connection = True
+                    self.note = "client disconnected: " + _stopped(job, deadline)
                     self._log_line(499)  # nginx's code for "client closed request"
                     return
                 if time.monotonic() > deadline:

@@ -13,7 +13,7 @@ batch size changes which random numbers each prompt sees (unavoidable with batch
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -310,11 +310,11 @@ class TransformersGenerator:
         new = out[:, prompt_len:].tolist()
         completions: list[list[Completion]] = []
         for p in range(len(batch)):
-            if cancel is not None and cancel[p].is_set():
-                completions.append(_errors(config.n, "cancelled"))
-                continue
             rows = new[p * n_seq : (p + 1) * n_seq]
             comps = [self._completion(row, config, prompt_tokens[p], latency) for row in rows]
+            if cancel is not None and cancel[p].is_set():
+                # Keep the token count: it shows where decoding stopped.
+                comps = [replace(c, text="", finish_reason="error", error="cancelled") for c in comps]
             completions.append(comps * config.n if n_seq == 1 and config.n > 1 else comps)
         return completions
 
