@@ -77,3 +77,10 @@ class Generator(Protocol):
 
     def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[list[Completion]]:
         ...
+
+
+# Optional capabilities, used by `serve` when a generator has them (the transformers backend does):
+# - `supports_cancel = True`: `generate(..., cancel=[threading.Event per conversation])` stops a
+#   conversation between decoding steps once its event is set; its completions are `error`
+#   with error "cancelled" (token count kept).
+# - `count_prompt_tokens(conversation) -> int`: prompt length after the chat template, for limits.
