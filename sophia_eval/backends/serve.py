@@ -234,6 +234,7 @@ class _Server(ThreadingHTTPServer):
     """ThreadingHTTPServer with a cap on open connections (one thread each)."""
 
     daemon_threads = True
+    request_queue_size = 128  # listen backlog: connections over the limit are accepted and refused, not left in SYN retries
 
     def __init__(self, address: tuple[str, int], handler: type, limits: ServeLimits, worker: BatchingWorker) -> None:
         super().__init__(address, handler)
