@@ -35,6 +35,7 @@ class Words:
     def __init__(self) -> None:
         self.started = threading.Event()
         self.cancelled = threading.Event()
+        self.seen: list[str] = []
 
     def describe(self) -> dict:
         return {"backend": self.name}
@@ -46,6 +47,7 @@ class Words:
         out = []
         for i, conv in enumerate(conversations):
             text = conv[-1]["content"] if isinstance(conv[-1]["content"], str) else "parts"
+            self.seen.append(text)
             if text == "slow":
                 self.started.set()
                 if cancel[i].wait(30):
@@ -156,6 +158,31 @@ def test_client_disconnect_cancels_generation_and_the_next_client_is_served(capl
     lines = [r.getMessage() for r in caplog.records]
     assert (cancelled, nxt.json()["choices"][0]["message"]["content"]) == (True, "hello")
     assert [(" 499 " in ln, " 200 " in ln) for ln in lines] == [(True, False), (False, True)], lines
+
+
+def _send_raw(srv: ServerThread, text: str) -> socket.socket:
+    host, port = srv.server.server_address[:2]
+    body = json.dumps({"messages": [{"role": "user", "content": text}]}).encode()
+    s = socket.create_connection((host, port))
+    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    return s
+
+
+def test_a_queued_request_whose_client_left_is_never_generated(caplog):
+    gen = Words()
+    caplog.set_level(logging.INFO, logger="sophia_eval.serve")
+    with ServerThread(gen) as srv:
+        busy = _send_raw(srv, "slow")
+        assert gen.started.wait(10)
+        queued = _send_raw(srv, "queued")
+        _wait_for(lambda: srv.server.worker._queue.qsize() == 1, "second request queued")
+        queued.close()
+        busy.close()
+        _wait_for(lambda: len(caplog.records) == 2, "both requests logged")
+        nxt = _post(srv, HELLO)
+    lines = sorted(r.getMessage() for r in caplog.records if " 499 " in r.getMessage())
+    assert (gen.seen, nxt.status_code) == (["slow", "hello"], 200)
+    assert ["before it started" in ln for ln in lines].count(True) == 1, lines
 
 
 def test_bearer_token_is_required_when_set():
