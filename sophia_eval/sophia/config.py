@@ -144,9 +144,13 @@ class TrainConfig:
     """Sequences longer than this (prompt + trajectory tokens) are dropped, and counted."""
     freeze_vision: bool = True
     """Freeze the vision encoder and the projector (paper default); only the LM trains."""
+    trust_remote_code: bool = False
+    """Opt in to the checkpoint's own modelling code (e.g. `OpenGVLab/InternVL3-8B`; the `-hf`
+    variant needs none). Off by default: it runs code from the model repository."""
     gradient_checkpointing: bool = True
     mixed_precision: str = "auto"
-    """`auto` = bf16 when the accelerator supports it, else full precision."""
+    """Compute precision (autocast): `auto` = bf16 when the accelerator supports it, else full
+    precision. Weights are always loaded in float32, so the optimizer updates fp32 masters."""
     objective: str = "reward_nll"
     """`reward_nll` (the paper's) or `clipped_is` (needs `policy_logprobs` in the records)."""
     loss_normalisation: str = "token"
