@@ -248,17 +248,21 @@ def _save_hf(accelerator: Any, model: Any, processor: Any, path: Path, dtype: An
     bf16 policy is not saved at twice its size because training kept float32 masters)."""
     state = accelerator.get_state_dict(model)  # collective under ZeRO-3 / FSDP: every rank calls it
     if accelerator.is_main_process:
-        unwrapped = accelerator.unwrap_model(model)
         if dtype is not None:
             state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
-        saved_dtype = getattr(unwrapped.config, "dtype", None)
+        accelerator.unwrap_model(model).save_pretrained(path, state_dict=state, save_function=accelerator.save)
         if dtype is not None:
-            unwrapped.config.dtype = dtype  # recorded in config.json
-        try:
-            unwrapped.save_pretrained(path, state_dict=state, save_function=accelerator.save)
-        finally:
-            unwrapped.config.dtype = saved_dtype
+            _record_dtype(Path(path) / "config.json", str(dtype).removeprefix("torch."))
         save_processor(processor, path)
+
+
+def _record_dtype(config_file: Path, dtype: str) -> None:
+    """save_pretrained records the in-memory (float32) dtype; record the saved weights' dtype."""
+    cfg = json.loads(config_file.read_text(encoding="utf-8"))
+    for c in (cfg, *(v for v in cfg.values() if isinstance(v, dict))):
+        if "dtype" in c or c is cfg:
+            c["dtype"] = dtype
+    config_file.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _save_checkpoint(accelerator, model, processor, out: Path, step: int, state: dict, keep: int,
