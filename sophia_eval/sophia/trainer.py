@@ -204,9 +204,14 @@ def _mixed_precision(setting: str) -> str:
 
 def _no_accelerator() -> bool:
     """True on CPU-only machines: Accelerate then needs `cpu=True` to see a torchrun launch as
-    multi-process (gloo); otherwise every process would silently train alone."""
+    multi-process (gloo); otherwise every process would silently train alone. False under a
+    DeepSpeed launch: `cpu=True` would silently drop DeepSpeed (it runs on CPU by itself)."""
     import torch
 
+    from accelerate.utils import str_to_bool
+
+    if str_to_bool(os.environ.get("ACCELERATE_USE_DEEPSPEED", "false")):
+        return False
     probe = getattr(torch, "accelerator", None)
     return not (probe.is_available() if probe is not None else torch.cuda.is_available())
 
