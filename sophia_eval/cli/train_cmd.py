@@ -179,6 +179,10 @@ def round_(
     recipe: Path = typer.Option(..., "--recipe", "-r", help="Recipe YAML with policy, reasoner, items"),
     out: Path = typer.Option(..., "--out", help="Round directory"),
     reasoner_url: Optional[str] = typer.Option(None, "--reasoner-url"),
+    reasoner_option: list[str] = typer.Option([], "--reasoner-option", help="key=value (repeatable)"),
+    policy_url: Optional[str] = typer.Option(None, "--policy-url", help="openai backend: policy server URL"),
+    policy_option: list[str] = typer.Option([], "--policy-option", help="key=value (repeatable)"),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (in-process models)"),
     eval_benchmark: Optional[str] = typer.Option(None, "--eval", help="Benchmark to evaluate the result on"),
     eval_limit: Optional[int] = typer.Option(None, "--eval-limit"),
     limit: Optional[int] = typer.Option(None, help="Only the first N training items"),
@@ -191,11 +195,17 @@ def round_(
     from sophia_eval.sophia.pipeline import EvalSpec, run_round
 
     r = _recipe(recipe)
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {threads}")
+        import torch
+
+        torch.set_num_threads(threads)
     policy = _pick(None, r, "policy", "policy model")
     data = load_training_items(_pick(None, r, "items", "training set"), limit=limit)
     rsn = _generator("reasoner", r.get("reasoner_backend", "openai"), _pick(None, r, "reasoner", "reasoner model"),
-                     [], reasoner_url or r.get("reasoner_url"))
-    pol = _generator("policy", r.get("policy_backend", "transformers"), policy, [], None)
+                     reasoner_option, reasoner_url or r.get("reasoner_url"))
+    pol = _generator("policy", r.get("policy_backend", "transformers"), policy, policy_option, policy_url)
     ev = dict(r.get("eval") or {})
     if eval_benchmark:
         ev["benchmark"] = eval_benchmark
