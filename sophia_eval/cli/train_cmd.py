@@ -243,6 +243,10 @@ def grpo(
     rates: Optional[Path] = typer.Option(None, "--rates", help="Records with item_id + reward/correct (harness "
                                          "samples.jsonl of the policy on the items) for the pass-rate filter"),
     steps: int = typer.Option(..., "--steps", help="GRPO steps"),
+    rollout_backend: Optional[str] = typer.Option(None, "--rollout-backend",
+                                                  help="vllm | transformers: rollouts from that backend, reloaded on "
+                                                       "each step's weights (default: HF generate in the trainer)"),
+    rollout_option: list[str] = typer.Option([], "--rollout-option", help="key=value (repeatable)"),
     recipe: Optional[Path] = RecipeOpt,
 ) -> None:
     """Optional stage 4: on-policy GRPO with the verifier reward on questions of middling pass rate."""
@@ -257,7 +261,13 @@ def grpo(
     if rates is not None:
         data = filter_by_pass_rate(data, pass_rates(JsonlLog(rates).read()), g)
     cfg = _stage(r, "train", TrainConfig, model=_pick(model, r, "policy", "policy model"), output_dir=out)
-    res = grpo_train(cfg, g, data, steps=steps)
+    gen = None
+    if rollout_backend:
+        from sophia_eval.cli.run_cmd import parse_options
+        from sophia_eval.sophia.grpo import ReloadingGenerator
+
+        gen = ReloadingGenerator(rollout_backend, cfg.model, **parse_options(rollout_option))
+    res = grpo_train(cfg, g, data, steps=steps, generator=gen, sync_weights=gen.sync if gen else None)
     _print_json({"final_dir": res.final_dir, "losses": res.losses, "mean_rewards": res.mean_rewards,
                  "kept_groups": res.kept_groups})
 

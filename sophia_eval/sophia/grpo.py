@@ -126,6 +126,34 @@ class PolicyGenerator:
         return out
 
 
+class ReloadingGenerator:
+    """Rollouts from a project backend (`make_generator`: `vllm`, `transformers`, ...) that loads the
+    policy from a directory; `sync(path)` rebuilds it on the weights of the latest step. Reloading
+    a vLLM engine per step costs its start-up time; it is the simple, always-correct weight sync."""
+
+    name = "reloading"
+
+    def __init__(self, backend: str, model: str, **options: Any):
+        from sophia_eval.backends import make_generator
+
+        self.backend, self.options, self._make = backend, options, make_generator
+        self.inner = make_generator(backend, model, **options)
+        self.loads = 1
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.inner.describe(), "reloads": self.loads}
+
+    def generate(self, conversations: Sequence[Any], config: GenerationConfig) -> list[list[Completion]]:
+        return self.inner.generate(conversations, config)
+
+    def sync(self, path: Path) -> None:
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            close()  # free the engine's memory before the next one loads
+        self.inner = self._make(self.backend, str(path), **self.options)
+        self.loads += 1
+
+
 def _seed(*key: Any) -> int:
     return int(hashlib.sha256(repr(key).encode()).hexdigest()[:8], 16) % (2**30)
 

@@ -150,11 +150,21 @@ def test_grpo_resume_after_sigkill_equals_uninterrupted_run(tiny_text_model, tmp
 
     full = run(tmp_path / "full")
     assert full.returncode == 0, full.stderr[-2000:]
-    killed = run(tmp_path / "killed", **{FAULT_ENV: "2"})
+    killed = run(tmp_path / "killed", **{FAULT_ENV: "1"})
     assert killed.returncode == -9 and not (tmp_path / "killed" / "final").exists()
     resumed = run(tmp_path / "killed")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert json.loads((tmp_path / "killed" / "result.json").read_text())["resumed_from"] == 2
+    assert json.loads((tmp_path / "killed" / "result.json").read_text())["resumed_from"] == 1
     a = load_file(tmp_path / "full" / "final" / "model.safetensors")
     b = load_file(tmp_path / "killed" / "final" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_rollouts_from_a_project_backend_reloaded_on_each_steps_weights(tiny_text_model, tmp_path):
+    from sophia_eval.sophia.grpo import ReloadingGenerator
+
+    gen = ReloadingGenerator("transformers", str(tiny_text_model))
+    result = _grpo(tiny_text_model, tmp_path, steps=2, generator=gen, sync=gen.sync, max_new_tokens=3,
+                   max_refill_rounds=3)
+    assert gen.loads == 2 and gen.inner.describe()["model"].endswith("rollout_policy")
+    assert len(result.kept_groups) == 2
