@@ -2,8 +2,8 @@
 
 Why this module exists: Qwen2(.5)-VL, InternVL-hf and LLaVA-OneVision processors declare a video
 processor, and transformers can only build video processors with torchvision installed. This
-project never installs torchvision (PyPI's torchvision wheels are built against CUDA torch and do
-not load beside the CPU torch build pinned here), so `AutoProcessor.from_pretrained` fails for
+project never installs torchvision (the PyPI torchvision wheel does not load beside the CPU torch
+build pinned here), so `AutoProcessor.from_pretrained` fails for
 those models (ImportError for some, ValueError for InternVL-hf). `load_processor` falls back to the
 same processor class with the video slot removed, built from the checkpoint's PIL image processor,
 tokenizer and the settings saved in `processor_config.json` (LLaVA-OneVision's
