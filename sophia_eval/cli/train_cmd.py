@@ -227,11 +227,12 @@ def score_policy(
 ) -> None:
     """Optional: store the policy's own log-probs of the selected trajectories (for objective clipped_is)."""
     from sophia_eval.sophia.behaviour import score_behaviour_logprobs
+    from sophia_eval.sophia.config import TrainConfig
 
     r = _recipe(recipe)
-    system_prompt = r["train"].system_prompt if r.get("train") else "auto"
+    t = r.get("train") or TrainConfig()
     typer.echo(str(score_behaviour_logprobs(selection, _pick(model, r, "policy", "policy model"),
-                                            system_prompt=system_prompt)))
+                                            system_prompt=t.system_prompt, trust_remote_code=t.trust_remote_code)))
 
 
 @sophia_app.command("grpo")

@@ -70,3 +70,15 @@ def test_one_step_with_frozen_tower_then_reload(vlm, image_path, second_image_pa
     saved = json.loads((result.final_dir / "processor_config.json").read_text())
     assert saved == json.loads((path / "processor_config.json").read_text())
     assert encode(processor, _examples([image_path])[0])["input_ids"].shape[1] > 0
+
+
+@pytest.mark.parametrize("fixture", ["tiny_internvl", "tiny_llava_onevision"])
+def test_harness_backend_generates_with_the_fallback_processor(fixture, image_path, request):
+    from sophia_eval.backends import make_generator
+    from sophia_eval.backends.base import GenerationConfig
+
+    gen = make_generator("transformers", str(request.getfixturevalue(fixture)))
+    out = gen.generate([[{"role": "user", "content": [{"type": "image", "image": str(image_path)},
+                                                      {"type": "text", "text": "What is 1+3?"}]}]],
+                       GenerationConfig(n=1, temperature=0, max_new_tokens=4))
+    assert out[0][0].finish_reason in ("stop", "length") and out[0][0].completion_tokens, out[0][0].error
