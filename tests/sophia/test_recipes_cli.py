@@ -63,7 +63,7 @@ def test_cli_sample_takes_models_and_backends_from_the_recipe(tmp_path, image_pa
 
 @pytest.mark.parametrize("name", ["internvl3_8b.yaml", "internvl3_38b.yaml"])
 def test_recipes_evaluate_the_trained_model_with_the_slow_thinking_prompt(name):
-    from sophia_eval.protocols import get_protocol
+    from sophia_eval.harness.protocols import get_protocol
     from sophia_eval.sophia.pipeline import EvalSpec
 
     r = load_recipe(TRAIN / "recipes" / name)
