@@ -249,6 +249,104 @@ def build_llava(root: str | Path, name: str = "tiny-llava") -> Path:
     return out
 
 
+def _save_processor_files(out: Path, tokenizer, image_processor, settings: dict[str, Any], template: str) -> None:
+    """Processor files as the real checkpoint lays them out: `processor_config.json` with the
+    processor class AND its saved settings (e.g. LLaVA-OneVision's `num_image_tokens`), written from
+    parts because these processors refuse to be built without a video processor (torchvision)."""
+    import json
+
+    image_processor.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    (out / "processor_config.json").write_text(json.dumps(settings), encoding="utf-8")
+    (out / "chat_template.jinja").write_text(template, encoding="utf-8")
+
+
+# InternVL-hf wraps each image as <img><IMG_CONTEXT>...</img>; the template writes one <IMG_CONTEXT>
+# placeholder that the processor expands per tile.
+INTERNVL_CHAT_TEMPLATE = QWEN_CHAT_TEMPLATE.replace("<|vision_start|><|image_pad|><|vision_end|>", "<IMG_CONTEXT>\n")
+_INTERNVL_SPECIALS = [*_QWEN_SPECIALS, "<img>", "</img>", "<IMG_CONTEXT>", "<video>"]
+
+
+def build_internvl(root: str | Path, name: str = "tiny-internvl-hf") -> Path:
+    """A tiny InternVL-hf (InternVL3 class: InternViT tower, pixel-shuffle projector, Qwen2 LM) whose
+    image processor tiles images (crop_to_patches), like OpenGVLab/InternVL3-8B-hf."""
+    import torch
+    from transformers import GenerationConfig, InternVLConfig, InternVLForConditionalGeneration
+    from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import GotOcr2ImageProcessorPil
+
+    out = Path(root) / name
+    tokenizer = _bpe_tokenizer(
+        _INTERNVL_SPECIALS, eos_token="<|im_end|>", pad_token="<|endoftext|>", padding_side="left",
+        extra_special_tokens={"start_image_token": "<img>", "end_image_token": "</img>",
+                              "context_image_token": "<IMG_CONTEXT>", "video_token": "<video>"},
+    )
+    tokenizer.chat_template = INTERNVL_CHAT_TEMPLATE
+    eos, pad = tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    tile, patch = 28, 14  # a tile is 2x2 patches; pixel shuffle (0.5) makes it 1 image token
+    config = InternVLConfig(
+        text_config=dict(model_type="qwen2", **_text_dims(len(tokenizer)), eos_token_id=eos, pad_token_id=pad,
+                         bos_token_id=pad),
+        vision_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                           image_size=[tile, tile], patch_size=[patch, patch]),
+        image_token_id=tokenizer.convert_tokens_to_ids("<IMG_CONTEXT>"), image_seq_length=1, downsample_ratio=0.5,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(0)
+    model = InternVLForConditionalGeneration(config).eval()
+    model.generation_config = GenerationConfig(eos_token_id=eos, pad_token_id=pad, bos_token_id=pad)
+    model.save_pretrained(out)
+    image_processor = GotOcr2ImageProcessorPil(size={"height": tile, "width": tile}, crop_to_patches=True,
+                                               min_patches=1, max_patches=4)
+    _save_processor_files(out, tokenizer, image_processor,
+                          {"processor_class": "InternVLProcessor", "image_seq_length": 1}, INTERNVL_CHAT_TEMPLATE)
+    return out
+
+
+# LLaVA-OneVision's Qwen2 template writes one <image> per image; the processor expands it (anyres).
+LLAVA_ONEVISION_CHAT_TEMPLATE = QWEN_CHAT_TEMPLATE.replace("<|vision_start|><|image_pad|><|vision_end|>", "<image>\n")
+
+
+def build_llava_onevision(root: str | Path, name: str = "tiny-llava-onevision") -> Path:
+    """A tiny LLaVA-OneVision (SigLIP tower, anyres tiling: images of different shapes get different
+    patch counts) with the saved processor settings of the real checkpoints."""
+    import torch
+    from transformers import GenerationConfig, LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration
+    from transformers.models.llava_onevision.image_processing_pil_llava_onevision import (
+        LlavaOnevisionImageProcessorPil,
+    )
+
+    out = Path(root) / name
+    tokenizer = _bpe_tokenizer(
+        [*_QWEN_SPECIALS, "<image>", "<video>"], eos_token="<|im_end|>", pad_token="<|endoftext|>",
+        padding_side="left", extra_special_tokens={"image_token": "<image>", "video_token": "<video>"},
+    )
+    tokenizer.chat_template = LLAVA_ONEVISION_CHAT_TEMPLATE
+    eos, pad = tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    side, patch = 28, 14
+    pinpoints = [[side, side], [side, 2 * side], [2 * side, side], [2 * side, 2 * side]]
+    config = LlavaOnevisionConfig(
+        text_config=dict(model_type="qwen2", **_text_dims(len(tokenizer)), eos_token_id=eos, pad_token_id=pad,
+                         bos_token_id=pad),
+        vision_config=dict(model_type="siglip_vision_model", hidden_size=32, intermediate_size=64,
+                           num_hidden_layers=1, num_attention_heads=2, image_size=side, patch_size=patch),
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+        video_token_index=tokenizer.convert_tokens_to_ids("<video>"),
+        vision_feature_select_strategy="full", vision_feature_layer=-1, image_grid_pinpoints=pinpoints,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(0)
+    model = LlavaOnevisionForConditionalGeneration(config).eval()
+    model.generation_config = GenerationConfig(eos_token_id=eos, pad_token_id=pad, bos_token_id=pad)
+    model.save_pretrained(out)
+    image_processor = LlavaOnevisionImageProcessorPil(size={"height": side, "width": side},
+                                                      image_grid_pinpoints=pinpoints, do_pad=True)
+    settings = {"processor_class": "LlavaOnevisionProcessor", "num_image_tokens": (side // patch) ** 2,
+                "vision_feature_select_strategy": "full", "vision_aspect_ratio": "anyres_max_9",
+                "image_token": "<image>", "video_token": "<video>"}
+    _save_processor_files(out, tokenizer, image_processor, settings, LLAVA_ONEVISION_CHAT_TEMPLATE)
+    return out
+
+
 def make_image(size: tuple[int, int] = (40, 30), color: tuple[int, int, int] = (200, 30, 30)):
     """A small solid-colour RGB PIL image (odd aspect ratio on purpose, to exercise resizing)."""
     from PIL import Image
@@ -261,4 +359,6 @@ BUILDERS = {
     "qwen2vl": build_qwen2vl,
     "qwen25vl": build_qwen25vl,
     "llava": build_llava,
+    "internvl": build_internvl,
+    "llava_onevision": build_llava_onevision,
 }

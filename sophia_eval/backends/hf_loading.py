@@ -1,10 +1,13 @@
 """Loading Hugging Face processors and models the same way everywhere (harness and training).
 
-Why this module exists: Qwen2-VL-family processors declare a video processor, and transformers
-can only build video processors with torchvision installed. This project never installs
-torchvision (it pins a CPU torch build), so `AutoProcessor.from_pretrained` fails for those
-models. `load_processor` falls back to the same processor class with the video slot removed,
-built from the checkpoint's PIL image processor and tokenizer: image inputs, chat template,
+Why this module exists: Qwen2(.5)-VL, InternVL-hf and LLaVA-OneVision processors declare a video
+processor, and transformers can only build video processors with torchvision installed. This
+project never installs torchvision (the PyPI torchvision wheel does not load beside the CPU torch
+build pinned here), so `AutoProcessor.from_pretrained` fails for
+those models (ImportError for some, ValueError for InternVL-hf). `load_processor` falls back to the
+same processor class with the video slot removed, built from the checkpoint's PIL image processor,
+tokenizer and the settings saved in `processor_config.json` (LLaVA-OneVision's
+`num_image_tokens`, InternVL's `image_seq_length`, ...): image inputs, chat template,
 `mm_token_type_ids` and image-token expansion all stay the library's own code.
 
 Heavy imports (transformers) happen inside functions.
@@ -41,20 +44,36 @@ def check_model_path(model: str) -> None:
         )
 
 
-def _processor_class_name(model: str, **kwargs: Any) -> str | None:
-    """The `processor_class` a checkpoint declares (processor_config.json, then tokenizer_config)."""
+def _read_json(model: str, fname: str, **kwargs: Any) -> dict[str, Any] | None:
+    """A JSON file of the checkpoint (local or hub cache), or None when it has none."""
     from transformers.utils import cached_file
 
+    try:
+        path = cached_file(model, fname, _raise_exceptions_for_missing_entries=False, **kwargs)
+    except OSError:
+        path = None
+    return json.loads(Path(path).read_text(encoding="utf-8")) if path else None
+
+
+def _processor_class_name(model: str, **kwargs: Any) -> str | None:
+    """The `processor_class` a checkpoint declares (processor_config.json, then tokenizer_config)."""
     for fname in ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json"):
-        try:
-            path = cached_file(model, fname, _raise_exceptions_for_missing_entries=False, **kwargs)
-        except OSError:
-            path = None
-        if path:
-            name = json.loads(Path(path).read_text(encoding="utf-8")).get("processor_class")
-            if name:
-                return name
+        name = (_read_json(model, fname, **kwargs) or {}).get("processor_class")
+        if name:
+            return name
     return None
+
+
+def processor_settings(model: str, **kwargs: Any) -> dict[str, Any]:
+    """The processor's own saved settings (`processor_config.json` minus its class name), e.g.
+    LLaVA-OneVision's `num_image_tokens` and `vision_feature_select_strategy`."""
+    saved = _read_json(model, "processor_config.json", **kwargs) or {}
+    return {k: v for k, v in saved.items() if k not in ("processor_class", "auto_map", "chat_template")}
+
+
+def _is_torchvision_error(exc: BaseException) -> bool:
+    """transformers raises ImportError for some processors and ValueError (InternVL-hf) for others."""
+    return isinstance(exc, (ImportError, ValueError)) and "torchvision" in str(exc).lower()
 
 
 def _without_video(processor_cls: type) -> type:
@@ -70,19 +89,21 @@ def _without_video(processor_cls: type) -> type:
     return ImageOnlyProcessor
 
 
-def load_processor(model: str, **kwargs: Any) -> Any:
+def load_processor(model: str, *, trust_remote_code: bool = False, **kwargs: Any) -> Any:
     """The model's processor (VLMs) via AutoProcessor, with the no-torchvision fallback.
 
     Returns whatever AutoProcessor returns; for text-only checkpoints that is the tokenizer.
-    `kwargs` go to `from_pretrained` (e.g. `revision`, `local_files_only`).
+    `kwargs` go to `from_pretrained` (e.g. `revision`, `local_files_only`); `trust_remote_code`
+    opts in to a checkpoint's own processor code.
     """
     import transformers
     from transformers import AutoImageProcessor, AutoProcessor, AutoTokenizer
 
+    remote = {"trust_remote_code": True} if trust_remote_code else {}
     try:
-        return AutoProcessor.from_pretrained(model, **kwargs)
-    except ImportError as exc:
-        if "torchvision" not in str(exc).lower():
+        return AutoProcessor.from_pretrained(model, **remote, **kwargs)
+    except (ImportError, ValueError) as exc:
+        if not _is_torchvision_error(exc):
             raise
         name = _processor_class_name(model, **kwargs)
         processor_cls = getattr(transformers, name, None) if name else None
@@ -91,12 +112,15 @@ def load_processor(model: str, **kwargs: Any) -> Any:
                 f"cannot build the processor of {model!r} without torchvision ({exc}); "
                 f"processor class {name!r} is unknown to transformers {transformers.__version__}"
             ) from exc
-        image_processor = AutoImageProcessor.from_pretrained(model, backend="pil", **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(model, **kwargs)
+        image_processor = AutoImageProcessor.from_pretrained(model, backend="pil", **remote, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(model, **remote, **kwargs)
         chat_template = _processor_chat_template(model, **kwargs) or getattr(tokenizer, "chat_template", None)
-        return _without_video(processor_cls)(
-            image_processor=image_processor, tokenizer=tokenizer, chat_template=chat_template
+        settings = processor_settings(model, **kwargs)
+        processor = _without_video(processor_cls)(
+            image_processor=image_processor, tokenizer=tokenizer, chat_template=chat_template, **settings
         )
+        processor.saved_settings = settings  # written back by save_processor
+        return processor
 
 
 def _processor_chat_template(model: str, **kwargs: Any) -> str | None:
@@ -132,7 +156,8 @@ def save_processor(processor: Any, path: Path) -> None:
         return
     processor.tokenizer.save_pretrained(path)
     processor.image_processor.save_pretrained(path)
+    settings = getattr(processor, "saved_settings", {})
     (Path(path) / "processor_config.json").write_text(
-        json.dumps({"processor_class": cls.__mro__[1].__name__}), encoding="utf-8")
+        json.dumps({"processor_class": cls.__mro__[1].__name__, **settings}), encoding="utf-8")
     if processor.chat_template:
         (Path(path) / "chat_template.jinja").write_text(processor.chat_template, encoding="utf-8")

@@ -179,6 +179,10 @@ def round_(
     recipe: Path = typer.Option(..., "--recipe", "-r", help="Recipe YAML with policy, reasoner, items"),
     out: Path = typer.Option(..., "--out", help="Round directory"),
     reasoner_url: Optional[str] = typer.Option(None, "--reasoner-url"),
+    reasoner_option: list[str] = typer.Option([], "--reasoner-option", help="key=value (repeatable)"),
+    policy_url: Optional[str] = typer.Option(None, "--policy-url", help="openai backend: policy server URL"),
+    policy_option: list[str] = typer.Option([], "--policy-option", help="key=value (repeatable)"),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (in-process models)"),
     eval_benchmark: Optional[str] = typer.Option(None, "--eval", help="Benchmark to evaluate the result on"),
     eval_limit: Optional[int] = typer.Option(None, "--eval-limit"),
     limit: Optional[int] = typer.Option(None, help="Only the first N training items"),
@@ -191,11 +195,17 @@ def round_(
     from sophia_eval.sophia.pipeline import EvalSpec, run_round
 
     r = _recipe(recipe)
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {threads}")
+        import torch
+
+        torch.set_num_threads(threads)
     policy = _pick(None, r, "policy", "policy model")
     data = load_training_items(_pick(None, r, "items", "training set"), limit=limit)
     rsn = _generator("reasoner", r.get("reasoner_backend", "openai"), _pick(None, r, "reasoner", "reasoner model"),
-                     [], reasoner_url or r.get("reasoner_url"))
-    pol = _generator("policy", r.get("policy_backend", "transformers"), policy, [], None)
+                     reasoner_option, reasoner_url or r.get("reasoner_url"))
+    pol = _generator("policy", r.get("policy_backend", "transformers"), policy, policy_option, policy_url)
     ev = dict(r.get("eval") or {})
     if eval_benchmark:
         ev["benchmark"] = eval_benchmark
@@ -217,11 +227,12 @@ def score_policy(
 ) -> None:
     """Optional: store the policy's own log-probs of the selected trajectories (for objective clipped_is)."""
     from sophia_eval.sophia.behaviour import score_behaviour_logprobs
+    from sophia_eval.sophia.config import TrainConfig
 
     r = _recipe(recipe)
-    system_prompt = r["train"].system_prompt if r.get("train") else "auto"
+    t = r.get("train") or TrainConfig()
     typer.echo(str(score_behaviour_logprobs(selection, _pick(model, r, "policy", "policy model"),
-                                            system_prompt=system_prompt)))
+                                            system_prompt=t.system_prompt, trust_remote_code=t.trust_remote_code)))
 
 
 @sophia_app.command("grpo")
@@ -233,6 +244,10 @@ def grpo(
     rates: Optional[Path] = typer.Option(None, "--rates", help="Records with item_id + reward/correct (harness "
                                          "samples.jsonl of the policy on the items) for the pass-rate filter"),
     steps: int = typer.Option(..., "--steps", help="GRPO steps"),
+    rollout_backend: Optional[str] = typer.Option(None, "--rollout-backend",
+                                                  help="vllm | transformers: rollouts from that backend, reloaded on "
+                                                       "each step's weights (default: HF generate in the trainer)"),
+    rollout_option: list[str] = typer.Option([], "--rollout-option", help="key=value (repeatable)"),
     recipe: Optional[Path] = RecipeOpt,
 ) -> None:
     """Optional stage 4: on-policy GRPO with the verifier reward on questions of middling pass rate."""
@@ -247,7 +262,13 @@ def grpo(
     if rates is not None:
         data = filter_by_pass_rate(data, pass_rates(JsonlLog(rates).read()), g)
     cfg = _stage(r, "train", TrainConfig, model=_pick(model, r, "policy", "policy model"), output_dir=out)
-    res = grpo_train(cfg, g, data, steps=steps)
+    gen = None
+    if rollout_backend:
+        from sophia_eval.cli.run_cmd import parse_options
+        from sophia_eval.sophia.grpo import ReloadingGenerator
+
+        gen = ReloadingGenerator(rollout_backend, cfg.model, **parse_options(rollout_option))
+    res = grpo_train(cfg, g, data, steps=steps, generator=gen, sync_weights=gen.sync if gen else None)
     _print_json({"final_dir": res.final_dir, "losses": res.losses, "mean_rewards": res.mean_rewards,
                  "kept_groups": res.kept_groups})
 

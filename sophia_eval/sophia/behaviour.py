@@ -22,7 +22,7 @@ from sophia_eval.sophia.trainer import load_policy
 
 
 def score_behaviour_logprobs(selection_dir: str | Path, model_id: str, *, system_prompt: str = "auto",
-                             show_progress: bool = True) -> Path:
+                             show_progress: bool = True, trust_remote_code: bool = False) -> Path:
     """Score every selected trajectory under `model_id` (the policy before the update)."""
     import torch
     from rich.progress import track
@@ -34,7 +34,7 @@ def score_behaviour_logprobs(selection_dir: str | Path, model_id: str, *, system
             if ex.id not in done]
     if not todo:
         return log.path
-    model, processor = load_policy(model_id)
+    model, processor = load_policy(model_id, trust_remote_code=trust_remote_code)
     model.eval()
     for ex in track(todo, description="behaviour log-probs", disable=not show_progress):
         enc = encode(processor, ex)

@@ -144,9 +144,13 @@ class TrainConfig:
     """Sequences longer than this (prompt + trajectory tokens) are dropped, and counted."""
     freeze_vision: bool = True
     """Freeze the vision encoder and the projector (paper default); only the LM trains."""
+    trust_remote_code: bool = False
+    """Opt in to the checkpoint's own modelling code (e.g. `OpenGVLab/InternVL3-8B`; the `-hf`
+    variant needs none). Off by default: it runs code from the model repository."""
     gradient_checkpointing: bool = True
     mixed_precision: str = "auto"
-    """`auto` = bf16 when the accelerator supports it, else full precision."""
+    """Compute precision (autocast): `auto` = bf16 when the accelerator supports it, else full
+    precision. Weights are always loaded in float32, so the optimizer updates fp32 masters."""
     objective: str = "reward_nll"
     """`reward_nll` (the paper's) or `clipped_is` (needs `policy_logprobs` in the records)."""
     loss_normalisation: str = "token"
@@ -209,18 +213,30 @@ class GRPOConfig:
     """Optional on-policy GRPO after SOPHIA, with the same binary verifier reward."""
 
     questions_per_step: int = 64
+    """Groups with a learning signal per step (paper: 64 questions x 8 rollouts); dropped groups
+    are refilled with further questions (`max_refill_rounds`)."""
     rollouts: int = 8
     """Rollouts per question (the group)."""
     lr: float = 5e-7
+    min_lr_ratio: float = 0.25
+    """Cosine decay to `lr * min_lr_ratio` at the last step (ours: the paper's SFT schedule)."""
+    warmup_steps: int = 0
     clip_epsilon: float = 0.2
     max_new_tokens: int = 16384
     temperature: float = 1.0
-    top_p: float = 1.0
+    top_p: float = 0.8
+    """The paper's decoding protocol (top-p 0.8)."""
     min_pass_rate: float = 0.4
     """Questions are kept for GRPO when their measured pass rate is in [min, max]."""
     max_pass_rate: float = 0.6
     epochs_per_batch: int = 1
     """Gradient passes over one batch of rollouts (>1 makes the clipping matter)."""
+    max_refill_rounds: int = 2
+    """Extra rollout rounds per step to replace groups that were all correct or all wrong (0 = none)."""
+    save_every: int = 0
+    """Save a resumable checkpoint every this many steps (0 = only the final model)."""
+    seed: int = 0
+    """Question order and rollout seeds derive from it, so a resumed run repeats an uninterrupted one."""
 
     def __post_init__(self) -> None:
         _check(self.questions_per_step >= 1 and self.rollouts >= 2,
@@ -229,6 +245,10 @@ class GRPOConfig:
         _check(0 <= self.min_pass_rate <= self.max_pass_rate <= 1,
                "GRPOConfig needs 0 <= min_pass_rate <= max_pass_rate <= 1")
         _check(self.epochs_per_batch >= 1, "GRPOConfig.epochs_per_batch must be >= 1")
+        _check(0 < self.top_p <= 1, f"GRPOConfig.top_p must be in (0, 1], got {self.top_p}")
+        _check(0 <= self.min_lr_ratio <= 1, f"GRPOConfig.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        _check(self.warmup_steps >= 0 and self.max_refill_rounds >= 0 and self.save_every >= 0,
+               "GRPOConfig.warmup_steps, max_refill_rounds and save_every must be >= 0")
 
 
 _STAGES: dict[str, type] = {

@@ -195,6 +195,23 @@ def collate(encoded: Sequence[dict[str, Any]], pad_token_id: int) -> dict[str, A
                 rows.append(torch.nn.functional.pad(t, (0, pad), value=fill))
             batch[key] = torch.cat(rows, dim=0)
         else:
-            parts = [e[key] for e in encoded if key in e]
-            batch[key] = torch.cat(parts, dim=0)
+            batch[key] = torch.cat(_pad_trailing([e[key] for e in encoded if key in e]), dim=0)
     return batch
+
+
+def _pad_trailing(parts: list[Any]) -> list[Any]:
+    """Zero-pad every dimension but the first to the largest size, so tensors of different patch
+    counts concatenate (LLaVA-OneVision: pixel_values [1, patches, 3, H, W]; the model reads the
+    real count from image_sizes, as with the processor's own batched padding)."""
+    import torch
+
+    if len({t.shape[1:] for t in parts}) <= 1:
+        return parts
+    size = [max(t.shape[d] for t in parts) for d in range(1, parts[0].dim())]
+    out = []
+    for t in parts:
+        pad: list[int] = []
+        for d in reversed(range(1, t.dim())):
+            pad += [0, size[d - 1] - t.shape[d]]
+        out.append(torch.nn.functional.pad(t, pad))
+    return out

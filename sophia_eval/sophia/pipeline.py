@@ -70,10 +70,15 @@ class EvalSpec:
 
     benchmark: str
     limit: int | None = None
-    protocol: str = "sophia"
+    protocol: str = "sophia_model"
+    """The paper evaluates SOPHIA-trained models with the slow-thinking system prompt they were
+    trained under (`sophia_model`); `sophia` (no system prompt) is for base models."""
     max_new_tokens: int | None = None
     n: int | None = None
     data_dir: str | None = None
+    backend: str = "transformers"
+    backend_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Passed to the backend as `sophia-eval run --option` would (e.g. `dtype`, `tensor_parallel_size`)."""
 
 
 def evaluate(model_dir: str | Path, spec: EvalSpec, out_dir: str | Path, *, samples: Sequence[Sample] | None = None,
@@ -83,7 +88,8 @@ def evaluate(model_dir: str | Path, spec: EvalSpec, out_dir: str | Path, *, samp
     from sophia_eval.harness.protocols import get_protocol
 
     overrides = {k: v for k, v in (("max_new_tokens", spec.max_new_tokens), ("n", spec.n)) if v is not None}
-    config = harness.RunConfig(benchmark=spec.benchmark, model=str(model_dir), backend="transformers",
+    config = harness.RunConfig(benchmark=spec.benchmark, model=str(model_dir), backend=spec.backend,
+                               backend_options=dict(spec.backend_options),
                                protocol=get_protocol(spec.protocol, **overrides), limit=spec.limit,
                                data_dir=spec.data_dir, out=str(out_dir))
     return harness.run(config, samples=samples, progress=progress)

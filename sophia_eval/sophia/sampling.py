@@ -15,6 +15,13 @@ and OpenAI-compatible backends the harness evaluates with. Records in `<out_dir>
 A line is written once its generate call returns, so a crash loses at most the batch in flight and
 a rerun generates only what is missing: nothing is sampled twice. Completions that come back as
 backend errors are not recorded (they are retried on the next run) and are counted.
+
+`latency_s` of a record is its share of the generate call's wall time (call time / completions
+the call returned; batched backends cannot time one sequence), `call_latency_s` the call's.
+Reasoning that closes `</think>` without opening it (QwQ/R1 templates put `<think>` in the
+prompt, and a server without a reasoning parser returns the rest) gets the opening tag back, so
+the trained trajectory has the form the slow-thinking system prompt asks for; counted in
+`think_repaired`.
 """
 
 from __future__ import annotations
@@ -48,6 +55,29 @@ class SamplingStats:
     backend_errors: int = 0
     items_without_image: list[str] = field(default_factory=list)
     status_counts: dict[str, int] = field(default_factory=dict)
+    think_repaired: int = 0
+    """Reasoning samples that lacked the opening `<think>` before `</think>` and got it prepended."""
+
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+
+
+def repair_think_open(text: str) -> tuple[str, bool]:
+    """(text, repaired): `<think>` prepended when `</think>` comes without an opening tag before it."""
+    close = text.find(THINK_CLOSE)
+    if close < 0 or THINK_OPEN in text[:close]:
+        return text, False
+    return THINK_OPEN + ("" if text.startswith("\n") else "\n") + text, True
+
+
+def _timed_generate(gen: Generator, convs: list, config: GenerationConfig) -> tuple[list[list[Completion]], float]:
+    """Results and the per-completion share of the call's wall time."""
+    import time
+
+    t0 = time.perf_counter()
+    results = gen.generate(convs, config)
+    seconds = time.perf_counter() - t0
+    return results, seconds / max(sum(len(r) for r in results), 1)
 
 
 def _model_name(gen: Generator) -> str:
@@ -136,15 +166,15 @@ def sample_captions(items: Sequence[Sample], policy: Generator, out: Path, confi
                                    max_new_tokens=config.caption_max_new_tokens, seed=config.seed)
         for batch in _batches(group, config.batch_size):
             call_cfg = dataclasses.replace(gen_cfg, seed=_call_seed(config.seed, "caption", batch[0][0].id, batch[0][1][0]))
-            results = policy.generate([caption_messages(s) for s, _ in batch], call_cfg)
+            results, share = _timed_generate(policy, [caption_messages(s) for s, _ in batch], call_cfg)
             _raise_if_all_failed(results, "policy")
             rows = []
             for (s, missing), comps in zip(batch, results):
                 for k, c in zip(missing, _usable(comps, stats)):
                     rows.append({"item_id": s.id, "caption_index": k, "caption": c.text,
                                  "finish_reason": c.finish_reason, "prompt_tokens": c.prompt_tokens,
-                                 "completion_tokens": c.completion_tokens, "latency_s": c.latency_s,
-                                 "policy_model": policy_model, "prompt_version": PROMPT_VERSION})
+                                 "completion_tokens": c.completion_tokens, "latency_s": share,
+                                 "call_latency_s": c.latency_s, "policy_model": policy_model, "prompt_version": PROMPT_VERSION})
             stats.captions_new += log.append(rows)
             if progress:
                 progress.advance(task, len(batch))
@@ -174,22 +204,25 @@ def sample_reasoning(items: Sequence[Sample], reasoner: Generator, out: Path, co
             first, missing = batch[0]
             call_cfg = dataclasses.replace(gen_cfg, seed=_call_seed(config.seed, "reasoning", str(first["item_id"]),
                                                                     int(first["caption_index"]), missing[0]))
-            results = reasoner.generate(convs, call_cfg)
+            results, share = _timed_generate(reasoner, convs, call_cfg)
             _raise_if_all_failed(results, "reasoner")
             pending = []
             for (c, missing), comps in zip(batch, results):
                 for idx, comp in zip(missing, _usable(comps, stats)):
-                    pending.append((c, idx, comp))
-            scores = score_texts([by_id[str(c["item_id"])] for c, _, _ in pending], [p.text for _, _, p in pending],
+                    text, repaired = repair_think_open(comp.text)
+                    stats.think_repaired += repaired
+                    pending.append((c, idx, dataclasses.replace(comp, text=text), repaired))
+            scores = score_texts([by_id[str(c["item_id"])] for c, *_ in pending], [p.text for _, _, p, _ in pending],
                                  timeout=config.verify_timeout)
             rows = []
-            for (c, idx, comp), score in zip(pending, scores):
+            for (c, idx, comp, repaired), score in zip(pending, scores):
                 stats.status_counts[score["status"]] = stats.status_counts.get(score["status"], 0) + 1
                 rows.append({"item_id": c["item_id"], "caption_index": c["caption_index"], "sample_index": idx,
                              "caption": c["caption"], "policy_model": c.get("policy_model"),
                              "reasoning": comp.text, "finish_reason": comp.finish_reason,
                              "prompt_tokens": comp.prompt_tokens, "completion_tokens": comp.completion_tokens,
-                             "chars": len(comp.text), "latency_s": comp.latency_s, "teacher_model": teacher,
+                             "chars": len(comp.text), "latency_s": share, "call_latency_s": comp.latency_s,
+                             "think_repaired": repaired, "teacher_model": teacher,
                              "prompt_version": PROMPT_VERSION, **score})
             stats.trajectories_new += log.append(rows)
             if progress:

@@ -9,8 +9,14 @@ final HF-format model in `<output_dir>/final`.
 The same code runs on one CPU process, under `torchrun`/`accelerate launch` with several
 processes, and with DeepSpeed ZeRO-3 or FSDP configs (see `train/accelerate/`). Simplifications,
 on purpose: the data order is a seeded permutation per epoch and the data position is just the
-optimizer-step counter, so resuming never needs a dataloader state; a final partial global batch
-is dropped (so every step has the same global batch size); examples are encoded on the fly.
+optimizer-step counter, so resuming never needs a dataloader state; the final partial global batch
+of an epoch is trained, padded with zero-weight copies so every process runs the same number of
+micro-batches (DDP and DeepSpeed need that); examples are encoded on the fly.
+
+Precision: the policy is always loaded in float32 (master weights, so AdamW's small updates are
+not rounded away in bf16 parameters); `mixed_precision: bf16` runs forward/backward under bf16
+autocast (DeepSpeed keeps its own bf16 copy and fp32 master). Saved HF models are cast back to
+the checkpoint's own dtype.
 """
 
 from __future__ import annotations
@@ -78,21 +84,101 @@ def freeze_vision(model: Any) -> int:
     for name, p in model.named_parameters():
         if _is_vision_param(name):
             p.requires_grad_(False)
-            frozen += p.numel()
+            frozen += full_numel(p)
     return frozen
 
 
-def load_policy(model_id: str, *, trust_remote_code: bool = False) -> tuple[Any, Any]:
-    """(model, processor) for a VLM (image-text-to-text) or a text causal LM."""
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
+def full_numel(p: Any) -> int:
+    """Elements of a parameter; under ZeRO-3 `p` is an empty local shard and `ds_numel` the full size."""
+    return int(getattr(p, "ds_numel", None) or p.numel())
 
-    from sophia_eval.backends.hf_loading import check_model_path, load_processor
+
+def padded_share(batch_ids: Sequence[int], rank: int, world: int, slots: int) -> list[tuple[int, bool]]:
+    """This process's examples of a global batch as (index, real), padded to `slots` with zero-weight
+    copies of the batch's first example: every process must run the same number of forward/backward
+    passes, and a partial last batch would otherwise leave some processes short."""
+    mine = [(i, True) for i in batch_ids[rank::world]]
+    return mine + [(batch_ids[0], False)] * (slots - len(mine))
+
+
+def policy_config(model_id: str, *, trust_remote_code: bool = False) -> Any:
+    """The checkpoint's config (cheap: no weights), e.g. to size DeepSpeed buckets before loading."""
+    from transformers import AutoConfig
+
+    from sophia_eval.backends.hf_loading import check_model_path
 
     check_model_path(model_id)
-    cfg = AutoConfig.from_pretrained(model_id, trust_remote_code=trust_remote_code)
-    auto = AutoModelForImageTextToText if hasattr(cfg, "vision_config") else AutoModelForCausalLM
-    model = auto.from_pretrained(model_id, trust_remote_code=trust_remote_code)
-    return model, load_processor(model_id)
+    return AutoConfig.from_pretrained(model_id, trust_remote_code=trust_remote_code)
+
+
+def checkpoint_dtype(cfg: Any) -> Any:
+    """The dtype the checkpoint was saved in (float32 when it does not say)."""
+    import torch
+
+    for c in (cfg, getattr(cfg, "get_text_config", lambda: None)()):
+        value = getattr(c, "dtype", None) or getattr(c, "torch_dtype", None) if c is not None else None
+        if isinstance(value, str):
+            value = getattr(torch, value, None)
+        if isinstance(value, torch.dtype):
+            return value
+    return torch.float32
+
+
+def load_policy(model_id: str, *, trust_remote_code: bool = False) -> tuple[Any, Any]:
+    """(model, processor) for a VLM (image-text-to-text) or a text causal LM, weights in float32.
+
+    float32 whatever the checkpoint's dtype: these are the master weights the optimizer updates
+    (transformers 5 would otherwise keep a bf16 checkpoint in bf16, and lr 2e-5 updates then
+    mostly round to nothing). Compute precision is Accelerate's `mixed_precision` (autocast).
+    `trust_remote_code`: opt in to the checkpoint's own modelling code (e.g. OpenGVLab/InternVL3-8B,
+    not the `-hf` variant).
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
+
+    from sophia_eval.backends.hf_loading import load_processor
+
+    cfg = policy_config(model_id, trust_remote_code=trust_remote_code)
+    auto = AutoModelForImageTextToText if _is_vlm_config(cfg) else AutoModelForCausalLM
+    model = auto.from_pretrained(model_id, trust_remote_code=trust_remote_code, dtype=torch.float32)
+    return model, load_processor(model_id, trust_remote_code=trust_remote_code)
+
+
+def _is_vlm_config(cfg: Any) -> bool:
+    return hasattr(cfg, "vision_config")
+
+
+def text_hidden_size(cfg: Any) -> int:
+    """Hidden size of the language model. Composite VLM configs keep it in `text_config`
+    (InternVL-hf, Qwen2.5-VL, LLaVA) or `llm_config` (InternVL remote code), not at the top."""
+    text = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
+    for c in (text, getattr(cfg, "llm_config", None), cfg):
+        size = getattr(c, "hidden_size", None) if c is not None else None
+        if isinstance(size, int) and size > 0:
+            return size
+    raise ValueError(f"{type(cfg).__name__}: no hidden_size in the config or its text/llm config; set the "
+                     "DeepSpeed bucket sizes in train/accelerate/ds_zero3.json to integers instead of \"auto\"")
+
+
+# DeepSpeed ZeRO-3 keys Accelerate sizes from `model.config.hidden_size` (absent on composite VLM
+# configs, so it refuses to start); the same formulas, from the text config.
+DS_HIDDEN_SIZE_KEYS = {
+    "reduce_bucket_size": lambda h: h * h,
+    "stage3_prefetch_bucket_size": lambda h: int(0.9 * h * h),
+    "stage3_param_persistence_threshold": lambda h: 10 * h,
+}
+
+
+def fill_deepspeed_buckets(ds_config: dict[str, Any], cfg: Any) -> dict[str, int]:
+    """Replace `"auto"` hidden-size-based ZeRO keys in `ds_config` (in place); returns what was filled."""
+    zero = ds_config.setdefault("zero_optimization", {})
+    auto = [k for k in DS_HIDDEN_SIZE_KEYS if zero.get(k) == "auto"]
+    if not auto:
+        return {}
+    h = text_hidden_size(cfg)
+    filled = {k: DS_HIDDEN_SIZE_KEYS[k](h) for k in auto}
+    zero.update(filled)
+    return filled
 
 
 def lr_lambda(config: TrainConfig, total_steps: int):
@@ -118,9 +204,14 @@ def _mixed_precision(setting: str) -> str:
 
 def _no_accelerator() -> bool:
     """True on CPU-only machines: Accelerate then needs `cpu=True` to see a torchrun launch as
-    multi-process (gloo); otherwise every process would silently train alone."""
+    multi-process (gloo); otherwise every process would silently train alone. False under a
+    DeepSpeed launch: `cpu=True` would silently drop DeepSpeed (it runs on CPU by itself)."""
     import torch
 
+    from accelerate.utils import str_to_bool
+
+    if str_to_bool(os.environ.get("ACCELERATE_USE_DEEPSPEED", "false")):
+        return False
     probe = getattr(torch, "accelerator", None)
     return not (probe.is_available() if probe is not None else torch.cuda.is_available())
 
@@ -157,20 +248,36 @@ def _lengths(enc: dict[str, Any]) -> tuple[int, int]:
     return int(enc["input_ids"].shape[1]), int((enc["labels"] != -100).sum())
 
 
-def _save_hf(accelerator: Any, model: Any, processor: Any, path: Path) -> None:
+def _save_hf(accelerator: Any, model: Any, processor: Any, path: Path, dtype: Any = None) -> None:
+    """HF-format model + processor; floating weights cast to `dtype` (the checkpoint's own, so a
+    bf16 policy is not saved at twice its size because training kept float32 masters)."""
     state = accelerator.get_state_dict(model)  # collective under ZeRO-3 / FSDP: every rank calls it
     if accelerator.is_main_process:
+        if dtype is not None:
+            state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
         accelerator.unwrap_model(model).save_pretrained(path, state_dict=state, save_function=accelerator.save)
+        if dtype is not None:
+            _record_dtype(Path(path) / "config.json", str(dtype).removeprefix("torch."))
         save_processor(processor, path)
 
 
-def _save_checkpoint(accelerator, model, processor, out: Path, step: int, state: dict, keep: int) -> Path:
+def _record_dtype(config_file: Path, dtype: str) -> None:
+    """save_pretrained records the in-memory (float32) dtype; record the saved weights' dtype."""
+    cfg = json.loads(config_file.read_text(encoding="utf-8"))
+    for c in (cfg, *(v for v in cfg.values() if isinstance(v, dict))):
+        if "dtype" in c or c is cfg:
+            c["dtype"] = dtype
+    config_file.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _save_checkpoint(accelerator, model, processor, out: Path, step: int, state: dict, keep: int,
+                     dtype: Any = None) -> Path:
     final = out / f"checkpoint-{step}"
     tmp = out / f".checkpoint-{step}.tmp"
     if accelerator.is_main_process and tmp.exists():
         shutil.rmtree(tmp)
     accelerator.wait_for_everyone()
-    _save_hf(accelerator, model, processor, tmp)
+    _save_hf(accelerator, model, processor, tmp, dtype)
     accelerator.save_state(str(tmp / "accelerate"), safe_serialization=False)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
@@ -224,8 +331,11 @@ def train(config: TrainConfig, examples: Sequence[TrainExample], *, resume: bool
         log_with=config.log_with, project_dir=str(out),
     )
     rank = accelerator.process_index
+    policy_cfg = policy_config(config.model, trust_remote_code=config.trust_remote_code)
     ds = accelerator.state.deepspeed_plugin
-    if ds is not None:  # no prepared dataloader, so fill DeepSpeed's "auto" batch settings ourselves
+    if ds is not None:
+        # Before loading: under zero3_init the model is partitioned as it is built from this config.
+        fill_deepspeed_buckets(ds.deepspeed_config, policy_cfg)  # no prepared dataloader, so fill DeepSpeed's "auto" batch settings ourselves
         ds.deepspeed_config["train_micro_batch_size_per_gpu"] = config.micro_batch_size
         ds.deepspeed_config["train_batch_size"] = config.global_batch_size
         ds.deepspeed_config["gradient_accumulation_steps"] = accum
@@ -233,7 +343,8 @@ def train(config: TrainConfig, examples: Sequence[TrainExample], *, resume: bool
             ds.deepspeed_config["gradient_clipping"] = config.max_grad_norm
     set_seed(config.seed)
 
-    model, processor = load_policy(config.model)
+    model, processor = load_policy(config.model, trust_remote_code=config.trust_remote_code)
+    save_dtype = checkpoint_dtype(policy_cfg)
     n_frozen = freeze_vision(model) if config.freeze_vision else 0
     model.config.use_cache = False
     if config.gradient_checkpointing:
@@ -248,11 +359,10 @@ def train(config: TrainConfig, examples: Sequence[TrainExample], *, resume: bool
     lengths = _measure(examples, processor, accelerator)
     kept = [i for i, (total, target) in enumerate(lengths) if total <= config.max_length and target > 0]
     gbs = config.global_batch_size
-    steps_per_epoch = len(kept) // gbs
-    if steps_per_epoch == 0:
-        raise ValueError(f"{len(kept)} usable examples (of {len(examples)}; {len(examples) - len(kept)} longer than "
-                         f"max_length={config.max_length} or empty) is less than one global batch of {gbs}; "
-                         "lower global_batch_size or add data")
+    if not kept:
+        raise ValueError(f"no usable examples: all {len(examples)} are longer than max_length={config.max_length} "
+                         "tokens or have no target tokens; raise max_length or check the data")
+    steps_per_epoch = math.ceil(len(kept) / gbs)  # the last global batch of an epoch may be partial
     total_steps = min(steps_per_epoch * config.epochs, config.max_steps or 10**12)
 
     # Biases and norm weights get no weight decay; ZeRO-3 partitions parameters at load time, so the
@@ -312,12 +422,13 @@ def train(config: TrainConfig, examples: Sequence[TrainExample], *, resume: bool
             by_source: dict[str, int] = {}
             for i in batch_ids:  # the data mix as trained, in target tokens
                 by_source[examples[i].source] = by_source.get(examples[i].source, 0) + lengths[i][1]
-            mine = batch_ids[rank::world]  # this process's share of the global batch
+            mine = padded_share(batch_ids, rank, world, accum * config.micro_batch_size)
             loss_sum = torch.zeros((), device=accelerator.device)
             for m in range(accum):
-                micro = [examples[i] for i in mine[m * config.micro_batch_size:(m + 1) * config.micro_batch_size]]
+                part = mine[m * config.micro_batch_size:(m + 1) * config.micro_batch_size]
+                micro = [examples[i] for i, _ in part]
                 batch = collate([encode(processor, ex) for ex in micro], pad_id)
-                batch["weight"] = torch.tensor([ex.weight for ex in micro])
+                batch["weight"] = torch.tensor([ex.weight if real else 0.0 for ex, (_, real) in zip(micro, part)])
                 batch = {k: v.to(accelerator.device) for k, v in batch.items()}
                 with accelerator.accumulate(model):
                     inputs = {k: v for k, v in batch.items() if k not in ("labels", "weight", "old_logprobs")}
@@ -332,7 +443,7 @@ def train(config: TrainConfig, examples: Sequence[TrainExample], *, resume: bool
                     logits = model(**inputs).logits
                     logp, mask = token_logprobs(logits, batch["labels"])
                     share = reduce_loss(objective(logp, mask, batch), mask, config.loss_normalisation,
-                                        global_tokens=g_tokens, global_sequences=gbs)
+                                        global_tokens=g_tokens, global_sequences=len(batch_ids))
                     # Accelerate divides by `accum` and DDP averages over processes; undo both so the
                     # gradient is that of the global-batch loss (sum of all shares).
                     accelerator.backward(share * world * accum)
@@ -359,14 +470,14 @@ def train(config: TrainConfig, examples: Sequence[TrainExample], *, resume: bool
             if config.save_every and (step + 1) % config.save_every == 0 and step + 1 < total_steps:
                 _save_checkpoint(accelerator, model, processor, out, step + 1,
                                  {"step": step + 1, "epoch": epoch, "fingerprint": fingerprint, "world_size": world},
-                                 config.keep_checkpoints)
+                                 config.keep_checkpoints, save_dtype)
             if fault_step and step + 1 == fault_step:
                 os.kill(os.getpid(), signal.SIGKILL)
 
     accelerator.wait_for_everyone()
     if param_digest:
         result.param_digest = parameter_digest(accelerator.unwrap_model(model))
-    _save_hf(accelerator, model, processor, result.final_dir)
+    _save_hf(accelerator, model, processor, result.final_dir, save_dtype)
     if accelerator.is_main_process:
         (result.final_dir / "sophia_train.json").write_text(json.dumps({
             "config": dataclasses.asdict(config), "steps": total_steps, "n_examples": len(kept),

@@ -59,3 +59,49 @@ def test_cli_sample_takes_models_and_backends_from_the_recipe(tmp_path, image_pa
                       "  num_reasonings: 2\n  caption_max_new_tokens: 4\n  reasoning_max_new_tokens: 4\n")
     res = CliRunner().invoke(app, ["sophia", "sample", "-r", str(recipe), "--out", str(tmp_path / "s")])
     assert res.exit_code == 0 and '"trajectories_total": 2' in res.output, res.output
+
+
+@pytest.mark.parametrize("name", ["internvl3_8b.yaml", "internvl3_38b.yaml"])
+def test_recipes_evaluate_the_trained_model_with_the_slow_thinking_prompt(name):
+    from sophia_eval.harness.protocols import get_protocol
+    from sophia_eval.sophia.pipeline import EvalSpec
+
+    r = load_recipe(TRAIN / "recipes" / name)
+    assert r["eval"]["protocol"] == EvalSpec("b").protocol == "sophia_model"
+    assert get_protocol("sophia_model").system_prompt  # the slow-thinking one
+    # the documented reasoner server splits QwQ/R1 thinking out, so trajectories keep <think>
+    assert "--reasoning-parser deepseek_r1" in (TRAIN / "recipes" / name).read_text()
+
+
+def test_cli_round_passes_backend_options_and_threads(tmp_path, monkeypatch, image_path):
+    import torch
+
+    import sophia_eval.backends as backends
+    from sophia_eval.backends.base import BackendError
+
+    items = tmp_path / "t.jsonl"
+    items.write_text(f'{{"image": "{image_path}", "question": "q?", "answer": "1"}}\n')
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"policy: p\npolicy_backend: vllm\nreasoner: q\nreasoner_backend: openai\nitems: {items}\n")
+    made = []
+
+    def fake_make_generator(backend, model, **opts):
+        made.append((backend, model, opts))
+        if model == "p":
+            raise BackendError("stop here: options recorded")
+        return object()
+
+    monkeypatch.setattr(backends, "make_generator", fake_make_generator)
+    before = torch.get_num_threads()
+    try:
+        res = CliRunner().invoke(app, [
+            "sophia", "round", "-r", str(recipe), "--out", str(tmp_path / "r"), "--threads", "1",
+            "--reasoner-url", "http://h:1/v1", "--reasoner-option", "max_retries=0",
+            "--policy-option", "tensor_parallel_size=2", "--policy-option", "dtype=bfloat16"])
+        threads = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+    assert res.exit_code == 2 and "stop here" in res.output, res.output
+    assert made[0] == ("openai", "q", {"max_retries": 0, "base_url": "http://h:1/v1"})
+    assert made[1] == ("vllm", "p", {"tensor_parallel_size": 2, "dtype": "bfloat16"})
+    assert threads == 1

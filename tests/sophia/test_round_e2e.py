@@ -72,6 +72,8 @@ def test_trained_checkpoint_is_evaluated_by_the_harness(round_result, items_file
                        samples=load_training_items(items_file), progress=False)
     run = json.loads((run_dir / "run.json").read_text())
     assert (run["status"], run["summary"]["n_items"]) == ("complete", 4)
+    # a SOPHIA-trained model is evaluated under the slow-thinking system prompt it was trained with
+    assert run["config"]["protocol"]["name"] == "sophia_model" and run["config"]["system_prompt"]
 
 
 def test_cli_select_then_train(round_result, items_file, tiny_qwen2vl, tmp_path):

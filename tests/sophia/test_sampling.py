@@ -131,3 +131,49 @@ def test_caption_file_has_one_line_per_item_and_index(tmp_path):
     run_sampling(ITEMS, FakeGenerator(), FakeGenerator("reasoner"), tmp_path, _cfg(), show_progress=False)
     keys = [(c["item_id"], c["caption_index"]) for c in _lines(tmp_path / CAPTIONS_FILE)]
     assert sorted(keys) == [(str(i), k) for i in range(3) for k in range(2)]
+
+
+class ThinkClosingGenerator(FakeGenerator):
+    """A reasoner served without a reasoning parser (QwQ: `<think>` is in the prompt), half the time;
+    every completion of a call reports the call's latency, as batched backends do."""
+
+    def generate(self, conversations, config):
+        out = super().generate(conversations, config)
+        return [[Completion(text=("thinking...</think>" if j % 2 == 0 else "<think>x</think>") + c.text,
+                            finish_reason=c.finish_reason, completion_tokens=c.completion_tokens, latency_s=12.0)
+                 for j, c in enumerate(comps)] for comps in out]
+
+
+def test_missing_opening_think_is_repaired_and_counted(tmp_path):
+    stats = run_sampling(ITEMS, FakeGenerator(), ThinkClosingGenerator(), tmp_path, _cfg(), show_progress=False)
+    rows = _lines(tmp_path / TRAJECTORIES_FILE)
+    assert all(r["reasoning"].startswith("<think>") and r["reasoning"].count("<think>") == 1 for r in rows)
+    repaired = [r for r in rows if r["think_repaired"]]
+    assert stats.think_repaired == len(repaired) == sum(1 for r in rows if r["sample_index"] % 2 == 0) > 0
+    assert all(r["reward"] == 1.0 for r in rows if r["caption_index"] == 0)  # the answer still verifies
+
+
+def test_latency_is_per_sample_not_the_calls(tmp_path, monkeypatch):
+    import time
+
+    clock = [0.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: clock[0])
+
+    class SixSecondCalls(ThinkClosingGenerator):
+        def generate(self, conversations, config):
+            clock[0] += 6.0
+            return super().generate(conversations, config)
+
+    run_sampling(ITEMS, FakeGenerator(), SixSecondCalls(), tmp_path, _cfg(), show_progress=False)
+    rows = _lines(tmp_path / TRAJECTORIES_FILE)
+    assert all(r["call_latency_s"] == 12.0 for r in rows)  # what the backend reported for the call
+    # each 6 s call generates 2 captions' x 3 samples: 1 s per record
+    assert {r["latency_s"] for r in rows} == {1.0}
+
+
+def test_repair_think_open_leaves_well_formed_and_tagless_text_alone():
+    from sophia_eval.sophia.sampling import repair_think_open
+
+    assert repair_think_open("<think>a</think>b") == ("<think>a</think>b", False)
+    assert repair_think_open("plain \\boxed{1}") == ("plain \\boxed{1}", False)
+    assert repair_think_open("a</think>b") == ("<think>\na</think>b", True)
