@@ -113,8 +113,8 @@ class _Worker:
         if not ready:
             code = self.proc.poll()
             self.kill()
-            raise RuntimeError(f"verifier worker did not start within {_SPAWN_TIMEOUT_S:.0f} s"
-                               + (f" (exit code {code})" if code is not None else ""))
+            raise RuntimeError(f"verifier worker exited with code {code} before it was ready" if code is not None
+                               else f"verifier worker did not start within {_SPAWN_TIMEOUT_S:.0f} s")
 
     def kill(self) -> None:
         try:
