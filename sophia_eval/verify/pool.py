@@ -159,6 +159,8 @@ class VerifierPool:
         self._spawn_failures = 0
         self._spawn_error = ""
         self._closed = False
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_size = 0
         self._pid = os.getpid()
         self.restarts = 0
         """Workers killed for overrunning their budget (or dying) and replaced."""
@@ -187,6 +189,8 @@ class VerifierPool:
             self._idle.clear()
             self._workers.clear()
             self._cond.notify_all()
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
         for w in busy:
             w.kill()
         for w in idle:
@@ -234,9 +238,11 @@ class VerifierPool:
                 return
         w.stop()
 
-    def _acquire(self, deadline: float) -> "_Worker | Verdict":
-        """A live idle worker, or the verdict for why none came before `deadline`."""
+    def _acquire(self, deadline: float) -> "tuple[_Worker, float] | Verdict":
+        """(A live idle worker, seconds spent waiting for a cold pool to start), or the verdict for
+        why no worker came before `deadline`."""
         waited_from = time.monotonic()
+        cold_wait = 0.0
         with self._cond:
             failures = self._spawn_failures
             while True:
@@ -245,7 +251,7 @@ class VerifierPool:
                 if self._idle:
                     w = self._idle.pop()
                     if w.proc.poll() is None:
-                        return w
+                        return w, cold_wait
                     self._drop(w)  # died while idle (OOM killer, kill -9): not this item's fault
                     continue
                 self._grow(self.max_workers)
@@ -261,8 +267,11 @@ class VerifierPool:
                                           f"(waited {now - waited_from:.2f} s)")
                 else:
                     wait = deadline - now
+                cold = not self._warm
                 if not self._cond.wait(wait) and not self._warm:
                     return Verdict("error", False, reason=f"no verifier worker started within {wait:.0f} s")
+                if cold:
+                    cold_wait += time.monotonic() - now
 
     def _drop(self, w: _Worker) -> None:
         """Forget a dead or overrunning worker and start its replacement in the background,
@@ -296,7 +305,8 @@ class VerifierPool:
         got = self._acquire(deadline)
         if isinstance(got, Verdict):
             return got
-        w = got
+        w, cold_wait = got
+        deadline += cold_wait  # a cold pool's start-up is not the item's fault
         try:
             w.conn.send((kind, req))
             if w.conn.poll(max(0.0, deadline - time.monotonic())):
@@ -316,16 +326,26 @@ class VerifierPool:
         """Verdicts for `items` (mappings with `gold`, `pred` and optional metadata), in order.
 
         `timeout` is the budget for items without their own (default: the pool's); each item's
-        budget starts when one of the pool's `max_workers` threads picks it up."""
+        budget starts when one of the pool's `max_workers` threads picks it up (threads shared by
+        concurrent calls)."""
+        if self._closed:
+            raise RuntimeError("VerifierPool is closed; create a new one")
         budget = self.timeout if timeout is None else timeout
         reqs = [_request_from_item(it, budget, i) for i, it in enumerate(items)]
-        if not reqs:
-            return []
-        threads = min(self.max_workers, len(reqs))
-        if threads == 1:
+        if len(reqs) <= 1 or self.max_workers == 1:
             return [check(r, lambda: self) for r in reqs]
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sophia-verify") as ex:
-            return list(ex.map(lambda r: check(r, lambda: self), reqs))
+        return list(self._threads().map(lambda r: check(r, lambda: self), reqs))
+
+    def _threads(self) -> ThreadPoolExecutor:
+        """`max_workers` threads shared by every `verify_many` call on this pool: concurrent batches
+        queue here, before their items' budgets start, instead of queueing for a worker."""
+        with self._cond:
+            if self._executor is None or self._executor_size != self.max_workers:  # the default pool grew
+                if self._executor is not None:
+                    self._executor.shutdown(wait=False)
+                self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="sophia-verify")
+                self._executor_size = self.max_workers
+            return self._executor
 
 
 _ITEM_KEYS = frozenset({"gold", "pred", "options", "answer_type", "tolerance", "rel_tolerance", "precision",
