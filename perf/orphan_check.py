@@ -43,7 +43,8 @@ def running(pid: int) -> bool:
 def one_round(sig: signal.Signals) -> list[int]:
     """Pids of workers still running 5 s after their parent was killed by `sig`."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, env=env, text=True)
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              env=env, text=True)
     pids = [int(p) for p in parent.stdout.readline().split()]  # type: ignore[union-attr]
     time.sleep(1.0)  # both workers are inside the integral now
     parent.send_signal(sig)

@@ -142,8 +142,9 @@ class OutcomeReward:
         if self.gold_column is not None:
             golds = answer if self.gold_column == "answer" else columns.get(self.gold_column)
             if golds is None:
+                passed = sorted({*columns, *(["answer"] if answer is not None else [])})
                 raise TypeError(f"OutcomeReward(gold_column={self.gold_column!r}) got no "
-                                f"`{self.gold_column}=` column; columns passed: {sorted(columns)}")
+                                f"`{self.gold_column}=` column; columns passed: {passed}")
             return golds
         if answer is not None:
             return answer
