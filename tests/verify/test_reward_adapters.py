@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from sophia_eval.reward import OutcomeReward
 from sophia_eval.reward_verl import compute_score, compute_score_batch
 
 ROOT = Path(__file__).resolve().parents[2]
-TRL_VENV = Path("/work/venvs/verify-runtime")
 
 
 # -- TRL: reward_func(prompts=, completions=, completion_ids=, <dataset columns>, trainer_state=, log_metric=, ...)
@@ -57,26 +55,6 @@ def test_missing_completion_is_none() -> None:
 
 def test_numeric_and_list_golds_are_text() -> None:
     assert OutcomeReward()(["\\boxed{4}", "\\boxed{2, 3}"], answer=[4, ["2", "3"]]) == [1.0, 1.0]
-
-
-@pytest.mark.skipif(not (TRL_VENV / "bin/python").exists(),
-                    reason=f"TRL not installed: python -m venv {TRL_VENV} && {TRL_VENV}/bin/pip install "
-                           "torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu && "
-                           f"{TRL_VENV}/bin/pip install trl sympy latex2sympy2_extended")
-def test_reward_is_accepted_by_trl_grpo_trainer_reward_call() -> None:
-    code = (
-        "import inspect, trl\n"
-        "from trl import GRPOTrainer\n"
-        "from sophia_eval.reward import OutcomeReward\n"
-        "r = OutcomeReward()\n"
-        "out = r(prompts=['q'], completions=[[{'role': 'assistant', 'content': '\\\\boxed{2}'}]],"
-        " completion_ids=[[1]], solution=['2'], trainer_state=None)\n"
-        "assert out == [1.0], out\n"
-        "print(trl.__version__)\n"
-    )
-    proc = subprocess.run([str(TRL_VENV / "bin/python"), "-c", code], capture_output=True, text=True,
-                          env={"PYTHONPATH": str(ROOT)}, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 # -- verl: compute_score(data_source=, solution_str=, ground_truth=, extra_info=) -> float | {"score": ...}
