@@ -17,6 +17,34 @@ if TYPE_CHECKING:
     from sophia_eval.verify.pool import VerifierPool
 
 
+def first_pass(req: Request) -> Verdict | None:
+    """The verdict without sympy, or None when the sympy pass must decide."""
+    try:
+        return judge(req, symbolic=False)
+    except NeedsSymbolic:
+        return None
+    except RecursionError:
+        return Verdict("error", False, reason="input nested too deeply")
+    except Exception as exc:  # garbage input gives a status, never an exception
+        return Verdict("error", False, reason=f"{type(exc).__name__}: {str(exc)[:200]}")
+
+
+def symbolic_pass(req: Request, pool: "VerifierPool", spent: float) -> Verdict:
+    """The sympy pass in a worker, within what is left of the budget after `spent` seconds;
+    the verdict's `elapsed_s` includes `spent`."""
+    start = time.monotonic()
+    if spent >= req.timeout:
+        v = Verdict("timeout", False, method="timeout",
+                    reason=f"the {req.timeout:g} s budget was spent before the symbolic check")
+    else:
+        v = pool.run("verify", req, deadline=start + req.timeout - spent)
+    return with_elapsed(v, spent + time.monotonic() - start)
+
+
+def with_elapsed(v: Verdict, elapsed: float) -> Verdict:
+    return Verdict(**{**v.to_dict(), "elapsed_s": elapsed})
+
+
 def check(req: Request, get_pool: "Callable[[], VerifierPool]") -> Verdict:
     """Verdict for `req` within `req.timeout` seconds counted from this call.
 
@@ -24,17 +52,7 @@ def check(req: Request, get_pool: "Callable[[], VerifierPool]") -> Verdict:
     is only called when sympy is needed.
     """
     start = time.monotonic()
-    deadline = start + req.timeout
-    try:
-        v = judge(req, symbolic=False)
-    except NeedsSymbolic:
-        if time.monotonic() >= deadline:
-            v = Verdict("timeout", False, method="timeout",
-                        reason=f"the {req.timeout:g} s budget was spent before the symbolic check")
-        else:
-            v = get_pool().run("verify", req, deadline=deadline)
-    except RecursionError:
-        v = Verdict("error", False, reason="input nested too deeply")
-    except Exception as exc:  # garbage input gives a status, never an exception
-        v = Verdict("error", False, reason=f"{type(exc).__name__}: {str(exc)[:200]}")
-    return Verdict(**{**v.to_dict(), "elapsed_s": time.monotonic() - start})
+    v = first_pass(req)
+    if v is None:
+        return symbolic_pass(req, get_pool(), time.monotonic() - start)
+    return with_elapsed(v, time.monotonic() - start)

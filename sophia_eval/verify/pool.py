@@ -24,11 +24,11 @@ import sys
 import threading
 import time
 import weakref
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any, Iterable, Mapping
 
-from sophia_eval.verify.check import check
+from sophia_eval.verify.check import first_pass, symbolic_pass, with_elapsed
 from sophia_eval.verify.types import Request, Verdict, make_request
 
 _SPAWN_TIMEOUT_S = 120.0  # importing sympy on a loaded 2-core machine can take several seconds
@@ -325,16 +325,22 @@ class VerifierPool:
     def verify_many(self, items: Iterable[Mapping[str, Any]], *, timeout: float | None = None) -> list[Verdict]:
         """Verdicts for `items` (mappings with `gold`, `pred` and optional metadata), in order.
 
-        `timeout` is the budget for items without their own (default: the pool's); each item's
-        budget starts when one of the pool's `max_workers` threads picks it up (threads shared by
-        concurrent calls)."""
+        `timeout` is the budget for items without their own (default: the pool's). The pure-Python
+        pass runs in this thread while items that need sympy go to the workers through
+        `max_workers` threads shared by concurrent calls; an item's budget is its first-pass time
+        plus its time from when such a thread picks it up (the batch's queue is not charged)."""
         if self._closed:
             raise RuntimeError("VerifierPool is closed; create a new one")
         budget = self.timeout if timeout is None else timeout
         reqs = [_request_from_item(it, budget, i) for i, it in enumerate(items)]
-        if len(reqs) <= 1 or self.max_workers == 1:
-            return [check(r, lambda: self) for r in reqs]
-        return list(self._threads().map(lambda r: check(r, lambda: self), reqs))
+        out: list[Verdict | Future[Verdict]] = []
+        for r in reqs:
+            start = time.monotonic()
+            v = first_pass(r)
+            spent = time.monotonic() - start
+            out.append(with_elapsed(v, spent) if v is not None
+                       else self._threads().submit(symbolic_pass, r, self, spent))
+        return [_result(v) if isinstance(v, Future) else v for v in out]
 
     def _threads(self) -> ThreadPoolExecutor:
         """`max_workers` threads shared by every `verify_many` call on this pool: concurrent batches
@@ -346,6 +352,13 @@ class VerifierPool:
                 self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="sophia-verify")
                 self._executor_size = self.max_workers
             return self._executor
+
+
+def _result(f: "Future[Verdict]") -> Verdict:
+    try:
+        return f.result()
+    except CancelledError:
+        return Verdict("error", False, reason="VerifierPool was closed while the check waited")
 
 
 _ITEM_KEYS = frozenset({"gold", "pred", "options", "answer_type", "tolerance", "rel_tolerance", "precision",

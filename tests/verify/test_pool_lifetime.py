@@ -15,7 +15,7 @@ import pytest
 
 from sophia_eval.verify import VerifierPool
 from sophia_eval.verify import pool as pool_module
-from sophia_eval.verify.types import Verdict
+from sophia_eval.verify.types import Verdict, make_request
 
 SLOW = r"\boxed{\int_0^{1} e^{-t^2}\sin(t^3) dt}"  # keeps sympy busy far beyond any budget
 SYMBOLIC_OK = {"gold": r"\frac{\sqrt{3}}{2}", "pred": r"\boxed{\frac{1}{2}\sqrt{3}}"}
@@ -96,7 +96,7 @@ def test_waiting_for_a_busy_worker_counts_against_the_budget() -> None:
         busy = threading.Thread(target=p.verify_many, args=([{"gold": "5", "pred": SLOW, "timeout": 5}],))
         busy.start()
         time.sleep(0.5)
-        (v,) = p.verify_many([{**SYMBOLIC_OK, "timeout": 0.5}])
+        v = p.run("verify", make_request(**SYMBOLIC_OK, timeout=0.5))  # a second caller, same worker
         busy.join(30)
     assert (v.status, "no verifier worker was free" in v.reason) == ("timeout", True)
 
