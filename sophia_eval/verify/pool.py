@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import atexit
 import os
+import queue
 import socket
 import subprocess
 import sys
 import threading
 import time
 import weakref
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future
 from multiprocessing.connection import Connection
 from typing import Any, Iterable, Mapping
 
@@ -159,8 +160,7 @@ class VerifierPool:
         self._spawn_failures = 0
         self._spawn_error = ""
         self._closed = False
-        self._executor: ThreadPoolExecutor | None = None
-        self._executor_size = 0
+        self._executor: _Threads | None = None
         self._pid = os.getpid()
         self.restarts = 0
         """Workers killed for overrunning their budget (or dying) and replaced."""
@@ -190,7 +190,7 @@ class VerifierPool:
             self._workers.clear()
             self._cond.notify_all()
             if self._executor is not None:
-                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor.stop(cancel=True)
         for w in busy:
             w.kill()
         for w in idle:
@@ -342,16 +342,54 @@ class VerifierPool:
                        else self._threads().submit(symbolic_pass, r, self, spent))
         return [_result(v) if isinstance(v, Future) else v for v in out]
 
-    def _threads(self) -> ThreadPoolExecutor:
+    def _threads(self) -> "_Threads":
         """`max_workers` threads shared by every `verify_many` call on this pool: concurrent batches
         queue here, before their items' budgets start, instead of queueing for a worker."""
         with self._cond:
-            if self._executor is None or self._executor_size != self.max_workers:  # the default pool grew
+            if self._executor is None or self._executor.size != self.max_workers:  # the default pool grew
                 if self._executor is not None:
-                    self._executor.shutdown(wait=False)
-                self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="sophia-verify")
-                self._executor_size = self.max_workers
+                    self._executor.stop()
+                self._executor = _Threads(self.max_workers)
             return self._executor
+
+
+class _Threads:
+    """`size` daemon threads running submitted calls in order.
+
+    Daemon, unlike ThreadPoolExecutor's: a caller stopped by Ctrl-C must not keep the interpreter
+    alive until its batch ends; the exit hook then kills the busy workers."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._jobs: "queue.SimpleQueue[tuple[Future[Any], Any, tuple[Any, ...]] | None]" = queue.SimpleQueue()
+        for _ in range(size):
+            threading.Thread(target=self._loop, daemon=True, name="sophia-verify").start()
+
+    def submit(self, fn: Any, *args: Any) -> "Future[Any]":
+        f: "Future[Any]" = Future()
+        self._jobs.put((f, fn, args))
+        return f
+
+    def stop(self, cancel: bool = False) -> None:
+        """End the threads once the queued calls ran (or, with `cancel`, cancel those calls)."""
+        while cancel:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                job[0].cancel()
+        for _ in range(self.size):
+            self._jobs.put(None)
+
+    def _loop(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            f, fn, args = job
+            if f.set_running_or_notify_cancel():
+                try:
+                    f.set_result(fn(*args))
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    f.set_exception(exc)
 
 
 def _result(f: "Future[Verdict]") -> Verdict:
