@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -185,3 +191,39 @@ def test_server_binds_loopback_by_default() -> None:
 def test_config_rejects_an_unknown_policy_naming_known_ones() -> None:
     with pytest.raises(ValueError, match="policy"):
         RewardServerConfig(policy="nope")
+
+
+def running_children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+            out.append(int(stat.parent.name))
+    return out
+
+
+def test_cli_serves_and_stops_on_sigterm_with_its_workers() -> None:
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
+           "COLUMNS": "200"}
+    cmd = [sys.executable, "-c", "from sophia_eval.cli import main; main()", "reward-server", "--port", "0",
+           "--workers", "1"]
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()  # type: ignore[union-attr]
+        m = re.search(r"http://[\d.]+:\d+", line)
+        assert m, line
+        client = RewardClient(m.group(0))
+        assert client.rewards(["2"], ["\\boxed{2}"]) == [1.0]
+        workers = running_children(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        time.sleep(1.0)
+        assert (len(workers), [p for p in workers if Path(f"/proc/{p}/stat").exists()
+                               and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] not in "ZX"]) == (1, [])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
