@@ -82,7 +82,8 @@ def test_verl_unverifiable_scores_the_reward_kwarg() -> None:
 
 def test_verl_batch_shape_keeps_order() -> None:
     out = compute_score_batch(data_sources=["a"] * 3, solution_strs=["\\boxed{1}", "\\boxed{5}", "\\boxed{x^2-1}"],
-                              ground_truths=["1", "2", "(x-1)(x+1)"], extra_infos=[None, {}, {"index": 0}])
+                              ground_truths=["1", "2", "(x-1)(x+1)"], extra_infos=[None, {}, {"index": 0}],
+                              timeout=30)
     assert [o["status"] for o in out] == ["correct", "incorrect", "correct"]
 
 

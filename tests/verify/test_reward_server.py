@@ -35,7 +35,7 @@ def url(server: RewardServer) -> str:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[RewardServer]:
-    s = serve(max_body_bytes=100_000, max_batch=50, max_connections=16)
+    s = serve(max_body_bytes=100_000, max_batch=50, max_connections=16, timeout=30)  # sympy on a loaded CI box
     yield s
     s.shutdown()
     s.close()
@@ -59,7 +59,7 @@ META = [None, None, {"options": ["1", "2", "3"]}, None]
 
 
 def test_batch_endpoint_matches_the_in_process_reward(server: RewardServer) -> None:
-    expected = OutcomeReward()(COMPLETIONS, answer=GOLDS, options=[m and m["options"] for m in META])
+    expected = OutcomeReward(timeout=30)(COMPLETIONS, answer=GOLDS, options=[m and m["options"] for m in META])
     assert RewardClient(url(server)).rewards(GOLDS, COMPLETIONS, META) == expected == [1.0, 1.0, 0.0, 1.0]
 
 
