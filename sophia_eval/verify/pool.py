@@ -18,124 +18,15 @@ from __future__ import annotations
 
 import atexit
 import os
-import queue
-import socket
-import subprocess
-import sys
 import threading
 import time
 import weakref
 from concurrent.futures import CancelledError, Future
-from multiprocessing.connection import Connection
 from typing import Any, Iterable, Mapping
 
 from sophia_eval.verify.check import first_pass, symbolic_pass, with_elapsed
+from sophia_eval.verify.spawn import SPAWN_TIMEOUT_S, Threads, Worker
 from sophia_eval.verify.types import Request, Verdict, make_request
-
-_SPAWN_TIMEOUT_S = 120.0  # importing sympy on a loaded 2-core machine can take several seconds
-_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _worker_argv(fd: int) -> list[str]:
-    return [sys.executable, "-m", "sophia_eval.verify.worker", str(fd), str(os.getpid())]
-
-
-class _Forker:
-    """The one long-lived thread of this process that forks every worker.
-
-    Linux sends PR_SET_PDEATHSIG when the *thread* that forked the child exits, not the process;
-    forking from short-lived threads would kill workers as soon as that thread ended.
-    """
-
-    def __init__(self) -> None:
-        self.pid = os.getpid()
-        self._jobs: "list[tuple[Future[subprocess.Popen[bytes]], socket.socket, dict[str, str]]]" = []
-        self._cond = threading.Condition()
-        threading.Thread(target=self._loop, daemon=True, name="sophia-verify-forker").start()
-
-    def popen(self, child_sock: socket.socket, env: dict[str, str]) -> "subprocess.Popen[bytes]":
-        fut: "Future[subprocess.Popen[bytes]]" = Future()
-        with self._cond:
-            self._jobs.append((fut, child_sock, env))
-            self._cond.notify()
-        return fut.result()
-
-    def _loop(self) -> None:
-        while True:
-            with self._cond:
-                while not self._jobs:
-                    self._cond.wait()
-                fut, sock, env = self._jobs.pop(0)
-            try:
-                fut.set_result(subprocess.Popen(
-                    _worker_argv(sock.fileno()), pass_fds=(sock.fileno(),), env=env,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,  # Ctrl-C goes to the caller, which then closes the pool
-                ))
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                fut.set_exception(exc)
-
-
-_FORKER: _Forker | None = None
-_FORKER_LOCK = threading.Lock()
-
-
-def _forker() -> _Forker:
-    global _FORKER
-    with _FORKER_LOCK:
-        if _FORKER is None or _FORKER.pid != os.getpid():  # a forked child has no forker thread
-            _FORKER = _Forker()
-        return _FORKER
-
-
-class _Worker:
-    """One worker: a fresh `python -m sophia_eval.verify.worker` joined by a socket pair.
-
-    A plain subprocess, not multiprocessing's spawn/forkserver: those re-import the caller's
-    `__main__`, which breaks under stdin scripts, notebooks and unguarded RL launch scripts.
-    """
-
-    def __init__(self) -> None:
-        parent_sock, child_sock = socket.socketpair()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
-        try:
-            self.proc = _forker().popen(child_sock, env)
-        except BaseException:
-            parent_sock.close()
-            raise
-        finally:
-            child_sock.close()
-        self.conn = Connection(parent_sock.detach())
-        try:
-            ready = self.conn.poll(_SPAWN_TIMEOUT_S) and self.conn.recv() == "ready"
-        except (EOFError, OSError):
-            ready = False
-        if not ready:
-            code = self.proc.poll()
-            self.kill()
-            raise RuntimeError(f"verifier worker exited with code {code} before it was ready" if code is not None
-                               else f"verifier worker did not start within {_SPAWN_TIMEOUT_S:.0f} s")
-
-    def kill(self) -> None:
-        try:
-            self.proc.kill()
-            self.proc.wait(5)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        finally:
-            self.conn.close()
-
-    def stop(self) -> None:
-        try:
-            self.conn.send(None)
-            self.proc.wait(2)
-        except (OSError, ValueError, subprocess.TimeoutExpired):
-            pass
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(2)
-        self.conn.close()
 
 
 class VerifierPool:
@@ -153,14 +44,14 @@ class VerifierPool:
         self.max_workers = workers or os.cpu_count() or 1
         self.timeout = timeout
         self._cond = threading.Condition()
-        self._idle: list[_Worker] = []  # warmest worker last
-        self._workers: set[_Worker] = set()  # idle and busy
+        self._idle: list[Worker] = []  # warmest worker last
+        self._workers: set[Worker] = set()  # idle and busy
         self._starting = 0
         self._warm = False  # has any worker ever become ready?
         self._spawn_failures = 0
         self._spawn_error = ""
         self._closed = False
-        self._executor: _Threads | None = None
+        self._executor: Threads | None = None
         self._pid = os.getpid()
         self.restarts = 0
         """Workers killed for overrunning their budget (or dying) and replaced."""
@@ -203,12 +94,12 @@ class VerifierPool:
         with self._cond:
             failures = self._spawn_failures
             self._grow(self.max_workers)
-            deadline = time.monotonic() + _SPAWN_TIMEOUT_S + 5
+            deadline = time.monotonic() + SPAWN_TIMEOUT_S + 5
             while len(self._workers) < self.max_workers and not self._closed:
                 if self._spawn_failures != failures:
                     raise RuntimeError(f"VerifierPool could not start a worker: {self._spawn_error}")
                 if not self._cond.wait(deadline - time.monotonic()):
-                    raise RuntimeError(f"VerifierPool workers did not start within {_SPAWN_TIMEOUT_S:.0f} s")
+                    raise RuntimeError(f"VerifierPool workers did not start within {SPAWN_TIMEOUT_S:.0f} s")
         return self
 
     # -- workers (all under self._cond unless noted) --------------------------------------------
@@ -220,7 +111,7 @@ class VerifierPool:
 
     def _spawn(self) -> None:  # own thread, no lock held while the worker starts
         try:
-            w = _Worker()
+            w = Worker()
         except Exception as exc:
             with self._cond:
                 self._starting -= 1
@@ -238,7 +129,7 @@ class VerifierPool:
                 return
         w.stop()
 
-    def _acquire(self, deadline: float) -> "tuple[_Worker, float] | Verdict":
+    def _acquire(self, deadline: float) -> "tuple[Worker, float] | Verdict":
         """(A live idle worker, seconds spent waiting for a cold pool to start), or the verdict for
         why no worker came before `deadline`."""
         waited_from = time.monotonic()
@@ -260,7 +151,7 @@ class VerifierPool:
                                    reason=f"no verifier worker could be started ({self._spawn_error})")
                 now = time.monotonic()
                 if not self._warm:
-                    wait = _SPAWN_TIMEOUT_S + 5  # a cold pool: the start-up is not the item's fault
+                    wait = SPAWN_TIMEOUT_S + 5  # a cold pool: the start-up is not the item's fault
                 elif now >= deadline:
                     return Verdict("timeout", False, method="timeout",
                                    reason=f"no verifier worker was free within the budget "
@@ -273,7 +164,7 @@ class VerifierPool:
                 if cold:
                     cold_wait += time.monotonic() - now
 
-    def _drop(self, w: _Worker) -> None:
+    def _drop(self, w: Worker) -> None:
         """Forget a dead or overrunning worker and start its replacement in the background,
         so the next check finds a warm worker."""
         self._workers.discard(w)
@@ -281,7 +172,7 @@ class VerifierPool:
         if not self._closed:
             self._grow(self.max_workers)
 
-    def _release(self, w: _Worker) -> None:
+    def _release(self, w: Worker) -> None:
         with self._cond:
             if w in self._workers and not self._closed:
                 self._idle.append(w)
@@ -289,7 +180,7 @@ class VerifierPool:
                 return
         w.stop()
 
-    def _discard(self, w: _Worker) -> None:
+    def _discard(self, w: Worker) -> None:
         w.kill()  # outside the lock: waits for the process
         with self._cond:
             if w in self._workers:
@@ -342,54 +233,15 @@ class VerifierPool:
                        else self._threads().submit(symbolic_pass, r, self, spent))
         return [_result(v) if isinstance(v, Future) else v for v in out]
 
-    def _threads(self) -> "_Threads":
+    def _threads(self) -> "Threads":
         """`max_workers` threads shared by every `verify_many` call on this pool: concurrent batches
         queue here, before their items' budgets start, instead of queueing for a worker."""
         with self._cond:
             if self._executor is None or self._executor.size != self.max_workers:  # the default pool grew
                 if self._executor is not None:
                     self._executor.stop()
-                self._executor = _Threads(self.max_workers)
+                self._executor = Threads(self.max_workers)
             return self._executor
-
-
-class _Threads:
-    """`size` daemon threads running submitted calls in order.
-
-    Daemon, unlike ThreadPoolExecutor's: a caller stopped by Ctrl-C must not keep the interpreter
-    alive until its batch ends; the exit hook then kills the busy workers."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._jobs: "queue.SimpleQueue[tuple[Future[Any], Any, tuple[Any, ...]] | None]" = queue.SimpleQueue()
-        for _ in range(size):
-            threading.Thread(target=self._loop, daemon=True, name="sophia-verify").start()
-
-    def submit(self, fn: Any, *args: Any) -> "Future[Any]":
-        f: "Future[Any]" = Future()
-        self._jobs.put((f, fn, args))
-        return f
-
-    def stop(self, cancel: bool = False) -> None:
-        """End the threads once the queued calls ran (or, with `cancel`, cancel those calls)."""
-        while cancel:
-            try:
-                job = self._jobs.get_nowait()
-            except queue.Empty:
-                break
-            if job is not None:
-                job[0].cancel()
-        for _ in range(self.size):
-            self._jobs.put(None)
-
-    def _loop(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            f, fn, args = job
-            if f.set_running_or_notify_cancel():
-                try:
-                    f.set_result(fn(*args))
-                except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                    f.set_exception(exc)
 
 
 def _result(f: "Future[Verdict]") -> Verdict:
@@ -417,7 +269,7 @@ def _request_from_item(item: Mapping[str, Any], timeout: float, index: int) -> R
         raise type(exc)(f"verify_many item {index}: {exc}") from None
 
 
-def _stop_all(workers: set[_Worker], pid: int) -> None:
+def _stop_all(workers: set[Worker], pid: int) -> None:
     if os.getpid() != pid:
         return
     for w in list(workers):

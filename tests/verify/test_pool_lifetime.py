@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sophia_eval.verify import VerifierPool
-from sophia_eval.verify import pool as pool_module
+from sophia_eval.verify import spawn
 from sophia_eval.verify.types import Verdict, make_request
 
 SLOW = r"\boxed{\int_0^{1} e^{-t^2}\sin(t^3) dt}"  # keeps sympy busy far beyond any budget
@@ -106,7 +106,7 @@ def _broken_worker(fd: int) -> list[str]:
 
 
 def test_pool_that_cannot_start_workers_fails_every_waiting_caller(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pool_module, "_worker_argv", _broken_worker)
+    monkeypatch.setattr(spawn, "_worker_argv", _broken_worker)
     p = VerifierPool(workers=2, timeout=30)
     out: list[Verdict] = []
     threads = [threading.Thread(target=lambda: out.extend(p.verify_many([dict(SYMBOLIC_OK)]))) for _ in range(4)]
@@ -121,7 +121,7 @@ def test_pool_that_cannot_start_workers_fails_every_waiting_caller(monkeypatch: 
 def test_warm_pool_whose_worker_cannot_be_replaced_fails_instead_of_hanging(monkeypatch: pytest.MonkeyPatch) -> None:
     with VerifierPool(workers=1, timeout=30).start() as p:
         (pid,) = p.pids()
-        monkeypatch.setattr(pool_module, "_worker_argv", _broken_worker)
+        monkeypatch.setattr(spawn, "_worker_argv", _broken_worker)
         os.kill(pid, signal.SIGKILL)
         gone_within(pid, 5.0)
         out: list[Verdict] = []
@@ -132,6 +132,6 @@ def test_warm_pool_whose_worker_cannot_be_replaced_fails_instead_of_hanging(monk
 
 
 def test_start_raises_when_a_worker_cannot_start(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pool_module, "_worker_argv", _broken_worker)
+    monkeypatch.setattr(spawn, "_worker_argv", _broken_worker)
     with pytest.raises(RuntimeError, match="could not start a worker"):
         VerifierPool(workers=1).start()
