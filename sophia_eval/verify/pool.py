@@ -83,7 +83,7 @@ class VerifierPool:
             if self._executor is not None:
                 self._executor.stop(cancel=True)
         for w in busy:
-            w.kill()
+            w.interrupt()  # the thread that owns it then sees EOF and closes it
         for w in idle:
             w.stop()
 

@@ -71,6 +71,13 @@ class Worker:
             raise RuntimeError(f"verifier worker exited with code {code} before it was ready" if code is not None
                                else f"verifier worker did not start within {SPAWN_TIMEOUT_S:.0f} s")
 
+    def interrupt(self) -> None:
+        """Kill the process but leave the connection to the thread using it (safe from any thread)."""
+        try:
+            self.proc.kill()
+        except OSError:
+            pass
+
     def kill(self) -> None:
         try:
             self.proc.kill()
