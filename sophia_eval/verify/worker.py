@@ -59,16 +59,31 @@ def limit_cpu(budget_s: float) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
+# A fresh process's first symbolic checks are slow (sympy imports and caches on first use: 0.3-1 s
+# each, measured) and would eat the budget of the first items after every replacement.
+_WARM_UP = ((r"\frac{\sqrt{3}}{2}", r"\boxed{\frac{1}{2}\sqrt{3}}"), ("x^2-1", r"\boxed{(x-1)(x+1)}"),
+            (r"\left(B_{0}-\frac{\omega}{\gamma}\right) k", r"\boxed{(B_0-\frac{\omega}{\gamma})k}"))
+
+
+def warm_up() -> None:
+    from sophia_eval.verify.core import judge
+    from sophia_eval.verify.symbolic import to_sympy
+    from sophia_eval.verify.types import make_request
+
+    try:
+        to_sympy("\\frac{x^2}{2}+1")  # the first parse builds the ANTLR tables
+        for gold, pred in _WARM_UP:
+            judge(make_request(gold=gold, pred=pred, timeout=60), symbolic=True)
+    except Exception:
+        pass  # warming up is an optimisation; a real check reports its own errors
+
+
 def serve(conn: Connection) -> None:
     from sophia_eval.verify.compare import NeedsSymbolic
     from sophia_eval.verify.core import check_gold_core, judge
-    from sophia_eval.verify.symbolic import to_sympy
     from sophia_eval.verify.types import Verdict
 
-    try:
-        to_sympy("\\frac{x^2}{2}+1")  # the first parse builds the ANTLR tables (~0.3 s)
-    except Exception:
-        pass
+    warm_up()
     conn.send("ready")
     while True:
         try:
