@@ -164,11 +164,11 @@ def run_ours(pairs: list[Pair], workers: int, timeout: float) -> dict[str, Any]:
     with VerifierPool(workers=workers, timeout=timeout) as pool:
         pool.start()  # spawning the workers is not measured
         pool.verify_many(items[: min(50, len(items))])
-        pids = [w.proc.pid for w in list(pool._idle.queue)]
+        pids = pool.pids()
         cpu0, kids0, t0 = time.process_time(), _children_cpu(pids), time.perf_counter()
         verdicts = pool.verify_many(items)
         wall = time.perf_counter() - t0
-        pids = list({*pids, *(w.proc.pid for w in list(pool._idle.queue))})
+        pids = list({*pids, *pool.pids()})
         cpu = time.process_time() - cpu0 + _children_cpu(pids) - kids0
         restarts = pool.restarts
     lat = [v.elapsed_s for v in verdicts]

@@ -34,6 +34,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "sophia_eval.cli.train_cmd",
     "sophia_eval.cli.verify_cmd",
     "sophia_eval.cli.serve_cmd",
+    "sophia_eval.cli.reward_server_cmd",
     "sophia_eval.cli.run_cmd",
     "sophia_eval.cli.score_cmd",
     "sophia_eval.cli.leaderboard_cmd",

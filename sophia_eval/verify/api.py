@@ -5,25 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any, Iterable, Mapping
 
+from sophia_eval.verify.check import check
 from sophia_eval.verify.compare import NeedsSymbolic
-from sophia_eval.verify.core import check_gold_core, judge
+from sophia_eval.verify.core import check_gold_core
 from sophia_eval.verify.extract import ExtractionPolicy
-from sophia_eval.verify.pool import VerifierPool, default_pool
-from sophia_eval.verify.types import Request, Verdict, make_request
-
-
-def _check(req: Request, pool: VerifierPool | None) -> Verdict:
-    """Fast pure-Python pass in this thread; the sympy part in a pool worker under the budget."""
-    start = time.perf_counter()
-    try:
-        v = judge(req, symbolic=False)
-    except NeedsSymbolic:
-        v = (pool or default_pool()).run("verify", req)
-    except RecursionError:
-        v = Verdict("error", False, reason="input nested too deeply")
-    except Exception as exc:  # garbage input gives a status, never an exception
-        v = Verdict("error", False, reason=f"{type(exc).__name__}: {str(exc)[:200]}")
-    return Verdict(**{**v.to_dict(), "elapsed_s": time.perf_counter() - start})
+from sophia_eval.verify.pool import default_pool
+from sophia_eval.verify.types import Verdict, make_request
 
 
 def verify(
@@ -37,13 +24,14 @@ def verify(
     Metadata comes from the benchmark: `options` (choice texts in letter order), `answer_type`
     (one of ANSWER_TYPES), `tolerance` (absolute; one per sub-answer allowed), `rel_tolerance`,
     `precision` (decimal places), `unit`, `multiple` (unordered list), `policy` (extraction).
-    Ends within `timeout` seconds of work in any thread or process. Raises only for invalid
+    Ends within `timeout` seconds of the call (waiting for a worker included) in any thread or
+    process. Raises only for invalid
     metadata (a caller bug); any gold/pred text gives a Verdict.
     """
     req = make_request(gold=gold, pred=pred, options=options, answer_type=answer_type,
                        tolerance=tolerance, rel_tolerance=rel_tolerance, precision=precision,
                        unit=unit, multiple=multiple, policy=policy, timeout=timeout)
-    return _check(req, None)
+    return check(req, default_pool)
 
 
 def check_gold(
@@ -52,6 +40,7 @@ def check_gold(
     multiple: bool = False, policy: Any = None, timeout: float = 2.0,
 ) -> str | None:
     """None when the gold answer is understood, else the reason (for `sophia-eval validate`)."""
+    deadline = time.monotonic() + timeout
     try:
         req = make_request(gold=gold, pred="", options=options, answer_type=answer_type,
                            tolerance=tolerance, rel_tolerance=rel_tolerance, precision=precision,
@@ -61,7 +50,7 @@ def check_gold(
     try:
         return check_gold_core(req, symbolic=False)
     except NeedsSymbolic:
-        out = default_pool().run("check_gold", req)
+        out = default_pool().run("check_gold", req, deadline=deadline)
     if isinstance(out, Verdict):  # timeout or worker error
         return f"gold could not be checked: {out.status} ({out.reason})"
     return out[1]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import pickle
+import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -32,6 +34,7 @@ def test_timeout_status_within_budget(pool: VerifierPool) -> None:
 
 
 def test_stuck_worker_is_replaced_and_pool_keeps_working(pool: VerifierPool) -> None:
+    pool.verify_many([{**SYMBOLIC_OK, "timeout": 30}])  # a warm worker (an earlier test may have killed one)
     before = pool.restarts
     pool.verify_many([{"gold": "5", "pred": SLOW}])
     (v,) = pool.verify_many([{**SYMBOLIC_OK, "timeout": 30}])
@@ -143,9 +146,10 @@ def test_garbage_never_raises() -> None:
 
 
 def test_worker_killed_while_idle_is_replaced_transparently(pool: VerifierPool) -> None:
-    (w,) = list(pool._idle.queue)
-    w.proc.kill()
-    w.proc.wait(10)
+    pool.verify_many([{**SYMBOLIC_OK, "timeout": 30}])  # one warm, idle worker
+    (pid,) = pool.pids()
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)
     (v,) = pool.verify_many([{**SYMBOLIC_OK, "timeout": 30}])
     assert v.status == "correct"
 
@@ -164,7 +168,7 @@ def test_dropped_pool_stops_its_workers() -> None:
     import gc
 
     p = VerifierPool(workers=1).start()
-    proc = next(iter(p._idle.queue)).proc
+    proc = next(iter(p._workers)).proc
     del p
     gc.collect()
     assert proc.wait(10) is not None

@@ -76,7 +76,7 @@ def test_thread_safe_counts() -> None:
 
 
 def test_private_pool_with_workers() -> None:
-    r = OutcomeReward(workers=1)
+    r = OutcomeReward(workers=1, timeout=30)
     try:
         assert r(["\\boxed{\\frac{1}{2}\\sqrt{3}}"], answer=["\\frac{\\sqrt{3}}{2}"]) == [1.0]
     finally:
