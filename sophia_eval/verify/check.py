@@ -7,14 +7,18 @@ both so neither imports the other.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Protocol
 
 from sophia_eval.verify.compare import NeedsSymbolic
 from sophia_eval.verify.core import judge
 from sophia_eval.verify.types import Request, Verdict
 
-if TYPE_CHECKING:
-    from sophia_eval.verify.pool import VerifierPool
+
+class SymbolicRunner(Protocol):
+    """What the sympy pass needs of a pool (`VerifierPool` is one); typed structurally so this
+    module stays below the pool."""
+
+    def run(self, kind: str, req: Request, *, deadline: float | None = None) -> Verdict: ...
 
 
 def first_pass(req: Request) -> Verdict | None:
@@ -29,7 +33,7 @@ def first_pass(req: Request) -> Verdict | None:
         return Verdict("error", False, reason=f"{type(exc).__name__}: {str(exc)[:200]}")
 
 
-def symbolic_pass(req: Request, pool: "VerifierPool", spent: float) -> Verdict:
+def symbolic_pass(req: Request, pool: SymbolicRunner, spent: float) -> Verdict:
     """The sympy pass in a worker, within what is left of the budget after `spent` seconds;
     the verdict's `elapsed_s` includes `spent`."""
     start = time.monotonic()
@@ -45,7 +49,7 @@ def with_elapsed(v: Verdict, elapsed: float) -> Verdict:
     return Verdict(**{**v.to_dict(), "elapsed_s": elapsed})
 
 
-def check(req: Request, get_pool: "Callable[[], VerifierPool]") -> Verdict:
+def check(req: Request, get_pool: Callable[[], SymbolicRunner]) -> Verdict:
     """Verdict for `req` within `req.timeout` seconds counted from this call.
 
     The budget covers the in-thread pass, waiting for a free worker and the worker's work; `get_pool`
