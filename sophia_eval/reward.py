@@ -18,11 +18,8 @@ from typing import Any, Callable, Mapping, Sequence
 from sophia_eval.verify import Verdict, VerifierPool, verify
 from sophia_eval.verify.extract import ExtractionPolicy
 from sophia_eval.verify.types import STATUSES
-
-META_KEYS = ("options", "answer_type", "tolerance", "rel_tolerance", "precision", "unit", "multiple")
-"""Per-item verifier metadata a reward accepts (dataset columns, verl `extra_info`, server items)."""
-UNVERIFIABLE = ("bad_gold", "timeout", "error")
-"""Statuses that give a None reward: the item says nothing about the completion."""
+from sophia_eval.verify.vocab import METADATA_KEYS as META_KEYS  # what a reward reads from columns/extra_info
+from sophia_eval.verify.vocab import SCORED_STATUSES
 GOLD_COLUMNS = ("answer", "solution")
 """Dataset columns read as the gold answer, in this order, when no `gold_column` is named."""
 
@@ -62,7 +59,7 @@ def gold_text(gold: Any) -> str | None:
 
 def reward_value(v: Verdict) -> float | None:
     """1.0 correct, 0.0 incorrect or no answer, None when unverifiable."""
-    return None if v.status in UNVERIFIABLE else float(v.correct)
+    return float(v.correct) if v.status in SCORED_STATUSES else None  # unscored: nothing said about the completion
 
 
 def score_items(golds: Sequence[Any], completions: Sequence[Any], metas: Sequence[Mapping[str, Any] | None],

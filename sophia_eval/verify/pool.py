@@ -27,6 +27,7 @@ from typing import Any, Iterable, Mapping
 from sophia_eval.verify.check import first_pass, symbolic_pass, with_elapsed
 from sophia_eval.verify.spawn import SPAWN_TIMEOUT_S, Threads, Worker
 from sophia_eval.verify.types import Request, Verdict, make_request
+from sophia_eval.verify.vocab import METADATA_KEYS
 
 
 class VerifierPool:
@@ -251,8 +252,7 @@ def _result(f: "Future[Verdict]") -> Verdict:
         return Verdict("error", False, reason="VerifierPool was closed while the check waited")
 
 
-_ITEM_KEYS = frozenset({"gold", "pred", "options", "answer_type", "tolerance", "rel_tolerance", "precision",
-                        "unit", "multiple", "policy", "timeout"})
+_ITEM_KEYS = frozenset({"gold", "pred", "policy", "timeout", *METADATA_KEYS})
 
 
 def _request_from_item(item: Mapping[str, Any], timeout: float, index: int) -> Request:
