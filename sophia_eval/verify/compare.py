@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from sophia_eval.verify.normalize import (
-    Normalized, compact, expand_pm, label_key, normalize, split_label, split_top_level, strip_assignment,
+    Normalized, compact, expand_pm, label_key, latex_key, normalize, split_label, split_top_level, strip_assignment,
     strip_membership, strip_text_wrappers, unit_key,
 )
 from sophia_eval.verify.numbers import Num, numbers_match, parse_number
@@ -40,6 +40,18 @@ _WORDS_RE = re.compile(r"^[A-Za-z][A-Za-z '\-]*$")
 # subscript of a number, so the base must be compared here
 _BASE_NUMERAL_RE = re.compile(r"^([0-9A-Z]*[0-9][0-9A-Z]*)\s*_\s*(?:\{\s*(\d{1,2})\s*\}|(\d))$")
 _DIGITS_RE = re.compile(r"^[0-9A-Z]+$")
+_RELATION_RE = re.compile(r"\\(?:leq|geq|neq)|[<>]")
+_DOUBLE_INEQ_RE = re.compile(r"^(.+?)\s*(<|\\leq)\s*[A-Za-z](?:_\{?\w+\}?)?\s*(<|\\leq)\s*(.+)$")
+
+
+def inequality_as_interval(s: str) -> str | None:
+    """`-2 \\leq x < 7` -> `[-2, 7)` (a variable between two bounds), else None."""
+    m = _DOUBLE_INEQ_RE.match(s)
+    if not m or _RELATION_RE.search(m.group(1)) or _RELATION_RE.search(m.group(4)):
+        return None
+    left = "[" if m.group(2) == "\\leq" else "("
+    right = "]" if m.group(3) == "\\leq" else ")"
+    return f"{left}{m.group(1).strip()}, {m.group(4).strip()}{right}"
 # A compass bearing (N 34° W, degree mark already removed): letters and angle, not a product N*34*W
 _BEARING_RE = re.compile(r"^([NS])\s*(\d{1,3}(?:\.\d+)?)\s*([EW])$")
 
@@ -83,6 +95,9 @@ class Comparator:
     # ---- composite forms ---------------------------------------------------------------
     def _structured(self, g: str, p: str, index: int = 0) -> Outcome:
         g, p = strip_membership(g), strip_membership(p)
+        p = self._chain_value(g, p)
+        if _bracketed(g) and g[0] in "[(" and "," in g:
+            p = inequality_as_interval(p) or p  # -2 \le x \le 7 against [-2, 7]
         gm, pm = _MATRIX_RE.match(g), _MATRIX_RE.match(p)
         if gm or self.req.answer_type == "matrix":
             if not (gm and pm):
@@ -91,9 +106,11 @@ class Comparator:
         gs = _SET_RE.match(g)
         if gs:
             ps = _SET_RE.match(p)
-            if not ps:
-                return Outcome("incorrect", "set", "prediction is not a set")
-            return self._unordered(split_top_level(gs.group(1)), split_top_level(ps.group(1)), "set")
+            if ps:
+                return self._unordered(split_top_level(gs.group(1)), split_top_level(ps.group(1)), "set")
+            if "\\pm" in p and len(_split_multi(p)) == 1:  # `\pm 2021` names both elements
+                return self._unordered(split_top_level(gs.group(1)), [p], "set")
+            return Outcome("incorrect", "set", "prediction is not a set")
         if "\\cup" in g and len(_split_multi(g)) == 1:  # "domain: A \\cup B and range: C" is a list
             return self._unordered(g.split("\\cup"), p.split("\\cup"), "union")
         if _bracketed(g) and len(split_top_level(g[1:-1])) > 1:
@@ -113,6 +130,16 @@ class Comparator:
             return Outcome("incorrect", "hedge", "several answers given for a single-answer item")
         ok = self._scalar(gs2, ps2, index)
         return Outcome("correct" if ok else "incorrect", self._last_method)
+
+    def _chain_value(self, g: str, p: str) -> str:
+        """The value a chain ends on (`24 \\cdot 24 = 576`, `|AB| = 1`, `(p,q)=(3,2)`) when the gold
+        is a value, not an equation or relation, and the prediction one answer, not a list."""
+        if "=" not in p or "=" in g or self.req.answer_type == "equation" or _RELATION_RE.search(g + p):
+            return p
+        sides = split_top_level(p, ("=",))
+        if len(sides) < 2 or not sides[-1].strip() or len(_split_multi(p)) > 1:
+            return p
+        return sides[-1].strip()
 
     def _sequence(self, g: str, p: str) -> Outcome:
         """Ordered tuples and intervals: bracket types must match, elements compared in order."""
@@ -204,7 +231,7 @@ class Comparator:
         g, p = g.strip(), p.strip()
         if self.check_only:
             return self._check_scalar(g)
-        if compact(g) == compact(p):
+        if compact(g) == compact(p) or latex_key(g) == latex_key(p):
             self._last_method = "string"
             return True
         gb, pb = _BEARING_RE.match(g), _BEARING_RE.match(p)
