@@ -14,6 +14,7 @@ from sophia_eval.verify.normalize import (
     Normalized, compact, expand_pm, label_key, latex_key, normalize, split_label, split_top_level, strip_assignment,
     strip_membership, strip_text_wrappers, unit_key,
 )
+from sophia_eval.verify.extract import is_prose
 from sophia_eval.verify.numbers import Num, numbers_match, parse_number
 from sophia_eval.verify.probe import clearly_different
 from sophia_eval.verify.types import MAX_ANSWER_CHARS, Request
@@ -269,6 +270,15 @@ class Comparator:
         if _JUXTAPOSED_NUMBERS_RE.search(p):
             self._last_method = "ambiguous"  # "2 3" is neither 23 nor 2*3 nor a list: not an answer
             return False
+        if is_prose(p) and not is_prose(g):
+            self._last_method = "prose"  # "There are 2 bars": a sentence is never an expression
+            return False
+        if gn is not None and (_MATRIX_RE.match(p) or (_bracketed(p) and len(split_top_level(p[1:-1])) > 1)):
+            self._last_method = "structure"  # a tuple, interval or matrix is not one number
+            return False
+        if gn is not None and _has_free_letter(p):
+            self._last_method = "free_variable"  # `2a^2 + 2b^2`, `0 m/s^2`: not a number
+            return False
         if self._tol(i) is None and self.req.rel_tolerance is None and self.req.precision is None \
                 and clearly_different(g, p):
             self._last_method = "numeric_probe"  # values differ at a probe point: no sympy needed
@@ -317,6 +327,19 @@ class Comparator:
             self._last_method = "symbolic_mismatch"  # e.g. a number against a set: not equal
             return False
         return ok
+
+
+# What is not a free variable: commands (\\pi, \\sqrt, \\alpha), text, function names, e and i
+_NOT_VARIABLES_RE = re.compile(
+    r"\\(?:text|mathrm|operatorname|mbox)\s*\{[^{}]*\}|\\[a-zA-Z]+"
+    r"|(?<![A-Za-z])(?:sin|cos|tan|cot|sec|csc|ln|log|exp|sqrt|arcsin|arccos|arctan|sinh|cosh|tanh|pi)(?![A-Za-z])"
+    r"|(?<![A-Za-z])[eiE](?![A-Za-z])")
+
+
+def _has_free_letter(p: str) -> bool:
+    """True when `p` names a variable, so its value is not a number. Conservative: Greek
+    letters (commands) and e, i, E never count, so only Latin letters decide."""
+    return bool(re.search(r"[A-Za-z]", _NOT_VARIABLES_RE.sub(" ", p))) and "=" not in p
 
 
 def _base_numerals(g: str, p: str) -> bool | None:

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from sophia_eval.verify.choice import choice_match, gold_letters, pred_letters
 from sophia_eval.verify.compare import _SET_RE, Comparator, NeedsSymbolic, Outcome, _split_multi
-from sophia_eval.verify.extract import extract_candidates, final_box, get_policy
+from sophia_eval.verify.extract import extract_candidates, final_box, get_policy, is_prose
 from sophia_eval.verify.normalize import (
     balanced, compact, gold_unit, normalize, split_top_level, strip_text_wrappers,
 )
@@ -85,7 +85,7 @@ def judge(req: Request, *, symbolic: bool) -> Verdict:
         multi = kind == "multi_choice" or len(gl) > 1
         picks = [pred_letters(c, req.options, multi=multi) for c in cands]
         chosen = list(dict.fromkeys(x for p in picks if p for x in p))
-        if not chosen and not multi and req.options:
+        if not chosen and not multi and req.options and not is_prose(cands[-1]):
             # MathVision credits the option's value; fall back to a value comparison per option
             chosen = _value_pick(req, cands[-1], symbolic)
         status, reason = choice_match(gl, chosen or None, multi=multi)
@@ -151,12 +151,14 @@ def _value_pick(req: Request, answer: str, symbolic: bool) -> list[str]:
     assert req.options is not None
     from sophia_eval.verify.choice import _bare_letters
 
-    if _bare_letters(req.options):
+    if _bare_letters(req.options) or not re.search(r"[\d\\]", answer):  # no number, no maths: no value
         return []
     hits = []
     pred_n = normalize(answer, unit=req.unit)
     for i, opt in enumerate(req.options):
         sub = Request(gold=re.sub(r"^\s*\(?[A-Z]\s*[).:]\s*", "", opt), pred=answer, unit=req.unit)
+        if is_prose(sub.gold):  # an option in words has no value to compare
+            continue
         try:
             out = Comparator(sub, symbolic=symbolic).compare(normalize(sub.gold, unit=req.unit), pred_n)
         except NeedsSymbolic:
