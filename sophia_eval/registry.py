@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 METRICS: tuple[str, ...] = ("accuracy", "dynamath", "wemath")
 JUDGE_MODES: tuple[str, ...] = ("none", "optional", "required")
-EXTRACTION_POLICIES: tuple[str, ...] = ("default", "choice", "lenient")
+EXTRACTION_POLICIES: tuple[str, ...] = ("default", "choice", "last_number", "lenient")
 LOCAL_FORMATS: tuple[str, ...] = ("jsonl", "json", "parquet")
 SAMPLE_FIELDS: tuple[str, ...] = (
     "id", "question", "answer", "options", "images", "answer_type", "tolerance", "rel_tolerance",
@@ -142,7 +142,7 @@ class BenchmarkSpec:
     breakdown: tuple[str, ...]
     """Category field names reported separately."""
     extraction: str
-    """Extraction policy name for the verifier (default | choice | lenient)."""
+    """Extraction policy name for the verifier (default | choice | last_number | lenient)."""
     prompt_template: str
     """Name in `sophia_eval.prompts.TEMPLATES`."""
     judge: str
