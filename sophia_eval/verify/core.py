@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import lru_cache
 
 from sophia_eval.verify.choice import choice_match, gold_letters, pred_letters
 from sophia_eval.verify.compare import _SET_RE, Comparator, NeedsSymbolic, Outcome, _split_multi
-from sophia_eval.verify.extract import extract_candidates, final_box, get_policy, is_prose
+from sophia_eval.verify.extract import ExtractionPolicy, extract_candidates, final_box, get_policy, is_prose
 from sophia_eval.verify.normalize import (
     balanced, compact, gold_unit, normalize, split_top_level, strip_text_wrappers,
 )
@@ -62,10 +63,20 @@ def _gold_problem(raw: str, options: tuple[str, ...] | None, answer_type: str | 
     return None
 
 
-def candidates(req: Request, kind: str | None) -> list[str]:
-    """Answers in the response by the item's policy (choice items default to the `choice` one)."""
+def candidate_policy(req: Request, kind: str | None) -> ExtractionPolicy:
+    """The item's policy; choice items default to the `choice` one."""
     default = "choice" if kind in ("choice", "multi_choice") else None
-    return extract_candidates(req.pred, get_policy(req.policy if req.policy is not None else default))
+    return get_policy(req.policy if req.policy is not None else default)
+
+
+def candidates(req: Request, kind: str | None) -> list[str]:
+    """Answers in the response by the item's policy."""
+    return extract_candidates(req.pred, candidate_policy(req, kind))
+
+
+@lru_cache(maxsize=64)
+def _without_boxes(policy: ExtractionPolicy) -> ExtractionPolicy:
+    return replace(policy, boxed=False)
 
 
 def judge(req: Request, *, symbolic: bool) -> Verdict:
@@ -85,6 +96,11 @@ def judge(req: Request, *, symbolic: bool) -> Verdict:
         multi = kind == "multi_choice" or len(gl) > 1
         picks = [pred_letters(c, req.options, multi=multi) for c in cands]
         chosen = list(dict.fromkeys(x for p in picks if p for x in p))
+        if not chosen:  # boxed values that name no option, then "Answer: H": the letter decides
+            later = extract_candidates(req.pred, _without_boxes(candidate_policy(req, kind)))
+            chosen = list(dict.fromkeys(x for c in later for x in (pred_letters(c, req.options, multi=multi) or [])))
+            if chosen:
+                cands = later
         if not chosen and not multi and req.options and not is_prose(cands[-1]):
             # MathVision credits the option's value; fall back to a value comparison per option
             chosen = _value_pick(req, cands[-1], symbolic)

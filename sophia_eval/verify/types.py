@@ -8,7 +8,7 @@ from typing import Any
 
 from sophia_eval.verify.extract import get_policy
 
-VERIFIER_VERSION = "0.2.0"
+VERIFIER_VERSION = "0.3.0"
 """Bumped whenever a verdict can change for the same input (recorded in every run)."""
 
 ANSWER_TYPES: tuple[str, ...] = (
