@@ -10,7 +10,11 @@ publishers' labels where there are labels (TheoremQA and ToRA have none per item
 accuracy is printed beside the published figure instead).
 
     .venv/bin/python perf/verify_real_bench.py [--data-dir DIR] [--limit-per-corpus N]
-        [--skip-math-verify] [--dump-disagreements FILE]
+        [--skip-math-verify] [--dump-disagreements FILE] [--reviewed FILE]
+
+Our disagreements with the labels are matched against the reviewed file
+`perf/real_output_disagreements.jsonl` (each classified ours / label / ambiguous, with why)
+and counted per class; one whose verdict changed since the review counts as unreviewed.
 
 Data root: --data-dir, else $SOPHIA_EVAL_DATA, else ../shared/data.
 """
@@ -219,6 +223,15 @@ def disagreements(items: list[Item], ours: dict[str, Any]) -> list[dict[str, Any
     return out
 
 
+def _reviewed(path: Path) -> dict[tuple[str, str, str], str]:
+    """(corpus, key, our status) -> class, from the reviewed file; a verdict that changed since the
+    review no longer matches and shows as unreviewed."""
+    if not path.is_file():
+        return {}
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {(r["corpus"], r["key"], r["ours"]): r["class"] for r in rows}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-dir", default=os.environ.get("SOPHIA_EVAL_DATA", "../shared/data"))
@@ -226,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=2.0)
     ap.add_argument("--skip-math-verify", action="store_true")
     ap.add_argument("--dump-disagreements", default=None, help="write our disagreements with labels (jsonl)")
+    ap.add_argument("--reviewed", default=str(Path(__file__).with_name("real_output_disagreements.jsonl")),
+                    help="reviewed disagreements (class: ours / label / ambiguous); '' to skip")
     args = ap.parse_args(argv)
     root = Path(args.data_dir) / "real_outputs"
     if not root.is_dir():
@@ -243,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"math-verify outcomes: {results[1]['statuses']}")
     dis = disagreements(items, results[0])
     print(f"sophia-eval disagreements with labels: {len(dis)} ({dict(sorted(_count(d['corpus'] for d in dis).items()))})")
+    reviewed = _reviewed(Path(args.reviewed)) if args.reviewed else {}
+    classes = [reviewed.get((d["corpus"], d["key"], d["ours"]), "unreviewed") for d in dis]
+    print(f"classified (reviewed file {args.reviewed}): {dict(sorted(_count(classes).items()))}")
     if args.dump_disagreements:
         with open(args.dump_disagreements, "w", encoding="utf-8") as f:
             for d in dis:

@@ -101,6 +101,11 @@ def judge(req: Request, *, symbolic: bool) -> Verdict:
             chosen = list(dict.fromkeys(x for c in later for x in (pred_letters(c, req.options, multi=multi) or [])))
             if chosen:
                 cands = later
+        if len(chosen) > 1 and not multi:  # several boxed letters: the last one, if it concludes
+            last = final_box(req.pred, candidate_policy(req, kind))
+            letters = pred_letters(last, req.options, multi=False) if last else None
+            if letters and len(letters) == 1:
+                chosen, cands = letters, [last]
         if not chosen and not multi and req.options and not is_prose(cands[-1]):
             # MathVision credits the option's value; fall back to a value comparison per option
             chosen = _value_pick(req, cands[-1], symbolic)

@@ -151,7 +151,7 @@ def find_boxed(text: str) -> list[str]:
 
 
 _ALTERNATIVE_RE = re.compile(r"\b(?:or|either|maybe|perhaps|possibly|alternatively|otherwise)\b|或", re.IGNORECASE)
-_CONCLUSION_RE = re.compile(r"[.。;；](?:\s|$)|\n|\b(?:so|therefore|thus|hence|finally)\b|所以|因此", re.IGNORECASE)
+_CONCLUSION_RE = re.compile(r"(?<!\.)[.。;；](?:\s|$)|\n|\b(?:so|therefore|thus|hence|finally)\b|所以|因此", re.IGNORECASE)
 
 
 def final_box(text: str, policy: "ExtractionPolicy | str | None" = None) -> str | None:
