@@ -26,7 +26,6 @@ import ast
 import json
 import os
 import resource
-import statistics
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 sys.path.insert(0, str(Path(__file__).parent))
-from verify_bench import _children_cpu, _count, _pct  # noqa: E402  (sibling script)
+from verify_bench import _children_cpu, _count, _pct, timing_table  # noqa: E402  (sibling script)
 
 
 @dataclass
@@ -183,20 +182,8 @@ def _agreement(r: dict[str, Any], items: list[Item], idx: list[int]) -> str:
 
 
 def report(results: list[dict[str, Any]], items: list[Item]) -> str:
-    lines = ["| verifier | items | items/CPU-s | p50 ms | p99 ms | max ms | agreement (labelled) | over budget |",
-             "|---|---|---|---|---|---|---|---|"]
     everything = list(range(len(items)))
-    for r in results:
-        n = len(r["lat"])
-        lines.append(f"| {r['name']} | {n} | {n / max(r['cpu'], 1e-9):.0f} | {1e3 * statistics.median(r['lat']):.2f} | "
-                     f"{1e3 * _pct(r['lat'], 0.99):.1f} | {1e3 * max(r['lat']):.0f} | "
-                     f"{_agreement(r, items, everything)} | {r['over_budget']} |")
-    if len(results) == 2:
-        a, b = results
-        lines.append("")
-        lines.append(f"throughput ratio (per CPU-second) {a['name']}/{b['name']}: "
-                     f"{(len(a['lat']) / a['cpu']) / (len(b['lat']) / b['cpu']):.1f}x "
-                     f"(CPU s: {a['cpu']:.1f} vs {b['cpu']:.1f}; wall s: {a['wall']:.1f} vs {b['wall']:.1f})")
+    lines = timing_table(results, "items", "agreement (labelled)", lambda r: _agreement(r, items, everything))
     by_corpus: dict[str, list[int]] = {}
     for i, it in enumerate(items):
         by_corpus.setdefault(it.corpus, []).append(i)
