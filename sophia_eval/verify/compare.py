@@ -336,10 +336,15 @@ _NOT_VARIABLES_RE = re.compile(
     r"|(?<![A-Za-z])[eiE](?![A-Za-z])")
 
 
+_BINDS_RE = re.compile(r"\\(?:int|iint|oint|sum|prod|lim|partial|frac\s*\{\s*d|mathrm\s*\{\s*d)|\bd[a-z]\b|\b(?:lim|sum|int)\b")
+
+
 def _has_free_letter(p: str) -> bool:
     """True when `p` names a variable, so its value is not a number. Conservative: Greek
     letters (commands) and e, i, E never count, so only Latin letters decide."""
-    return bool(re.search(r"[A-Za-z]", _NOT_VARIABLES_RE.sub(" ", p))) and "=" not in p
+    if "=" in p or _BINDS_RE.search(p):  # \int ... dt, \sum_{k}: a bound variable is no free one
+        return False
+    return bool(re.search(r"[A-Za-z]", _NOT_VARIABLES_RE.sub(" ", p)))
 
 
 def _base_numerals(g: str, p: str) -> bool | None:
