@@ -20,6 +20,7 @@ _NOT_APPLICABLE_RE = re.compile(r"\s*n\s*[./]\s*a\.?\s*", re.IGNORECASE)
 _LETTER_WITH_TEXT_RE = re.compile(
     r"^([A-Z])\**\s*[(（]([^()（）]*)[)）]\s*$|^[(（]([A-Z])[)）]\s+(\S.*)$", re.DOTALL)
 _LETTER_THEN_WORD_RE = re.compile(r"^([B-HJ-Z])\s+[a-z]{2,}\b")
+_LONE_CAPITAL_RE = re.compile(r"(?<![A-Za-z'’])([A-Z])(?![A-Za-z'’])")
 _PAREN_LETTER_RE = re.compile(r"[(（]([A-Z])[)）]")
 
 
@@ -89,7 +90,8 @@ def pred_letters(answer: str, options: tuple[str, ...] | None, *, multi: bool) -
         return _with_stated_text(letter, rest, options, valid) if rest.strip() else [letter]
     m = _LETTER_THEN_WORD_RE.match(a)
     if m and m.group(1) in valid:  # "B as it is higher": a letter that is not an English word (A, I)
-        return [m.group(1)]
+        others = [x for x in _LONE_CAPITAL_RE.findall(a[m.end(1):]) if x in valid and x != m.group(1)]
+        return list(dict.fromkeys([m.group(1), *others]))  # "B or maybe C" names two options
     m = _LETTER_SPACE_RE.match(a)
     if m and options and ord(m.group(1)) - 65 < len(options):
         opt = _OPTION_PREFIX_RE.sub("", options[ord(m.group(1)) - 65])
