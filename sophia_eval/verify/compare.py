@@ -138,7 +138,7 @@ class Comparator:
         if "=" not in p or "=" in g or self.req.answer_type == "equation" or _RELATION_RE.search(g + p):
             return p
         sides = split_top_level(p, ("=",))
-        if len(sides) < 2 or not sides[-1].strip() or len(_split_multi(p)) > 1:
+        if len(sides) < 2 or not re.search(r"[\w\\]", sides[-1]) or len(_split_multi(p)) > 1:
             return p
         return sides[-1].strip()
 
@@ -307,9 +307,12 @@ class Comparator:
             return False
 
     def _sympy(self, g: str, p: str, i: int, gn: Num | None) -> bool:
+        from sophia_eval.verify.guard import check_bounds
         from sophia_eval.verify.symbolic import SymbolicError, exprs_equal, to_sympy
 
         self._last_method = "symbolic"
+        if check_bounds(p):  # refused before the gold is parsed: never pays for importing sympy
+            return False
         try:
             ge = to_sympy(g)
         except SymbolicError:

@@ -82,15 +82,15 @@ def _parse_cached(s: str) -> Any:
 
 
 def _parse(s: str) -> Any:
-    import sympy
-    from latex2sympy2_extended import NormalizationConfig, latex2sympy
-    from latex2sympy2_extended.latex2sympy2 import ConversionConfig
-
-    reason = check_bounds(s)
+    reason = check_bounds(s)  # first: a refused input never pays for importing sympy
     if reason:
         raise SymbolicError(reason)
     if "%" in s:  # a LaTeX comment sign would silently drop the rest of the input
         raise SymbolicError("percent sign inside an expression")
+    import sympy
+    from latex2sympy2_extended import NormalizationConfig, latex2sympy
+    from latex2sympy2_extended.latex2sympy2 import ConversionConfig
+
     src = _plain_to_latex(s)
     try:
         expr = latex2sympy(
