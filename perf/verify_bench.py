@@ -207,20 +207,27 @@ def _pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-def report(results: list[dict[str, Any]], pairs: list[Pair]) -> str:
-    lines = ["| verifier | pairs | items/CPU-s | p50 ms | p99 ms | max ms | accuracy | over budget |",
+def timing_table(results: list[dict[str, Any]], unit: str, quality_header: str, quality: Any) -> list[str]:
+    """Per verifier: throughput per CPU-second, p50/p99/max latency, `quality(result)`, checks over
+    budget; then the throughput ratio of the first to the second (shared with verify_real_bench)."""
+    lines = [f"| verifier | {unit} | items/CPU-s | p50 ms | p99 ms | max ms | {quality_header} | over budget |",
              "|---|---|---|---|---|---|---|---|"]
     for r in results:
         n = len(r["lat"])
         lines.append(f"| {r['name']} | {n} | {n / max(r['cpu'], 1e-9):.0f} | {1e3 * statistics.median(r['lat']):.2f} | "
-                     f"{1e3 * _pct(r['lat'], 0.99):.1f} | {1e3 * max(r['lat']):.0f} | "
-                     f"{100 * sum(r['ok']) / n:.2f}% | {r['over_budget']} |")
+                     f"{1e3 * _pct(r['lat'], 0.99):.1f} | {1e3 * max(r['lat']):.0f} | {quality(r)} | {r['over_budget']} |")
     if len(results) == 2:
         a, b = results
         lines.append("")
         lines.append(f"throughput ratio (per CPU-second) {a['name']}/{b['name']}: "
                      f"{(len(a['lat']) / a['cpu']) / (len(b['lat']) / b['cpu']):.1f}x; "
-                     f"p99 latency ratio {b['name']}/{a['name']}: {_pct(b['lat'], .99) / _pct(a['lat'], .99):.1f}x")
+                     f"p99 latency ratio {b['name']}/{a['name']}: {_pct(b['lat'], .99) / _pct(a['lat'], .99):.1f}x "
+                     f"(CPU s: {a['cpu']:.1f} vs {b['cpu']:.1f}; wall s: {a['wall']:.1f} vs {b['wall']:.1f})")
+    return lines
+
+
+def report(results: list[dict[str, Any]], pairs: list[Pair]) -> str:
+    lines = timing_table(results, "pairs", "accuracy", lambda r: f"{100 * sum(r['ok']) / len(r['ok']):.2f}%")
     by_src: dict[str, list[int]] = {}
     for i, p in enumerate(pairs):
         by_src.setdefault(f"{p.source}/{p.form}", []).append(i)

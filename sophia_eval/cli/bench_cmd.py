@@ -25,19 +25,35 @@ def _root_or_none(data_dir: Optional[Path]) -> tuple[Path | None, str | None]:
         return None, str(exc)
 
 
-def check_golds(samples: list[Any], *, progress: Any = None, task: Any = None) -> list[tuple[Any, str]]:
-    """(sample, reason) for every gold answer the verifier does not understand."""
-    from sophia_eval.verify import check_gold
+GOLD_RETRY_BUDGETS = (10.0, 30.0)
+"""Seconds: a gold check that times out (a long physics gold on a loaded machine) is retried with
+these budgets before it is reported, as a timeout, never as an unparseable gold."""
 
-    bad = []
+
+def _timed_out(reason: str) -> bool:
+    return reason.startswith("gold could not be checked: timeout")
+
+
+def check_golds(samples: list[Any], *, progress: Any = None, task: Any = None,
+                check: Any = None) -> tuple[list[tuple[Any, str]], list[tuple[Any, str]]]:
+    """(unparseable, timed_out): (sample, reason) for every gold answer the verifier does not
+    understand, and for every gold whose check still timed out at the largest retry budget."""
+    if check is None:
+        from sophia_eval.verify import check_gold as check
+
+    bad, slow = [], []
     for s in samples:
         kw = s.verify_kwargs()
-        reason = check_gold(gold=s.answer, **kw)
+        reason = check(gold=s.answer, **kw)
+        for budget in GOLD_RETRY_BUDGETS:
+            if reason is None or not _timed_out(reason):
+                break
+            reason = check(gold=s.answer, **{**kw, "timeout": budget})
         if reason is not None:
-            bad.append((s, reason))
+            (slow if _timed_out(reason) else bad).append((s, reason))
         if progress is not None:
             progress.advance(task)
-    return bad
+    return bad, slow
 
 
 def register(app: typer.Typer) -> None:
@@ -142,7 +158,7 @@ def register(app: typer.Typer) -> None:
                 continue
             with Progress(transient=True, console=console, disable=not console.is_terminal) as progress:
                 task = progress.add_task(f"checking golds of {label}", total=len(samples))
-                bad = check_golds(samples, progress=progress, task=task)
+                bad, slow = check_golds(samples, progress=progress, task=task)
             total_bad += len(bad)
             notes = []
             if report.excluded:
@@ -162,6 +178,9 @@ def register(app: typer.Typer) -> None:
                 if report.excluded else ""
             console.print(f"{status} {label}: {len(samples)} items (expected {spec.split(split).n_items}{in_source}), "
                           f"{len(bad)} unparseable golds, data sha256 {report.data_hash[:12]}")
+            if slow:  # a busy machine, not a bad gold: reported, not failed
+                notes.append(f"{len(slow)} gold checks timed out even at {GOLD_RETRY_BUDGETS[-1]:.0f} s "
+                             "(not counted as unparseable): " + "; ".join(f"id={x.id}" for x, _ in slow[:show]))
             for n in notes:
                 console.print(f"     {n}")
             for s, reason in bad[:show]:

@@ -15,6 +15,13 @@ _LEADING_LETTER_RE = re.compile(r"^(?:option|choice|answer|选项)?\s*[(\[]?([A-
 _LETTER_SPACE_RE = re.compile(r"^([A-Z])\s+(.+)$")
 _NAMED_LETTER_RE = re.compile(r"\b(?i:option|choice|answer)s?(?:\s+(?i:is)|\s*:)?\s*[(\[]?([A-Z])\b[)\]]?")
 _OPTION_PREFIX_RE = re.compile(r"^\s*\(?[A-Z]\s*[).:：]\s*")
+_NOT_APPLICABLE_RE = re.compile(r"\s*n\s*[./]\s*a\.?\s*", re.IGNORECASE)
+# "C (145°)", "C（36°）", "H (because ...)", "(A) C": a letter with text it states about its choice
+_LETTER_WITH_TEXT_RE = re.compile(
+    r"^([A-Z])\**\s*[(（]([^()（）]*)[)）]\s*$|^[(（]([A-Z])[)）]\s+(\S.*)$", re.DOTALL)
+_LETTER_THEN_WORD_RE = re.compile(r"^([B-HJ-Z])\s+[a-z]{2,}\b")
+_LONE_CAPITAL_RE = re.compile(r"(?<![A-Za-z'’])([A-Z])(?![A-Za-z'’])")
+_PAREN_LETTER_RE = re.compile(r"[(（]([A-Z])[)）]")
 
 
 def _letter_list(s: str) -> list[str] | None:
@@ -52,17 +59,23 @@ def pred_letters(answer: str, options: tuple[str, ...] | None, *, multi: bool) -
         return None
     n_opts = len(options) if options else 26
     valid = {chr(65 + i) for i in range(max(n_opts, 1))}
-    single = re.fullmatch(r"\(?([A-Z])\)?", a)
-    if single:  # one capital letter is the letter, even when some option's text is that letter
-        return [single.group(1)] if single.group(1) in valid else None
+    if _NOT_APPLICABLE_RE.fullmatch(a):  # N/A, n/a, N.A.: an abbreviation, not option A
+        return None
+    single = re.fullmatch(r"\(?([A-Z])\)?", a) or re.fullmatch(r"\(?([a-z])\)?", a)
+    if single:  # one letter is the letter (`(d)`, a bare `a`), even when some option's text is that letter
+        letter = single.group(1).upper()
+        return [letter] if letter in valid else None
+    stated = _LETTER_WITH_TEXT_RE.match(a)
+    if stated and (stated.group(1) or stated.group(3)).upper() in valid:
+        return _with_stated_text((stated.group(1) or stated.group(3)).upper(), stated.group(2) or stated.group(4),
+                                 options, valid)
     # option text or value next: "Paris", "5 cm", or "R, D, N" when options spell them out
     by_text = _match_option_text(a, options)
     if by_text:
         return by_text
     letters = _letter_list(a)
-    if letters:
-        found = list(dict.fromkeys(letters))
-        return [x for x in found if x in valid] or None
+    if letters:  # an out-of-range letter makes the list invalid, not shorter
+        return list(dict.fromkeys(letters)) if set(letters) <= valid else None
     if multi and re.fullmatch(r"[A-Z]{2,10}", a):  # "AC"
         found = list(dict.fromkeys(a))
         return found if set(found) <= valid else None
@@ -72,7 +85,13 @@ def pred_letters(answer: str, options: tuple[str, ...] | None, *, multi: bool) -
         rest = a[m.end():]
         # "A or B": a hedge names a second letter right after the first
         more = re.match(r"\s*(?:or|and/or|或|/)\s*\(?([A-Z])\b", rest)
-        return [letter, more.group(1)] if more else [letter]
+        if more:
+            return [letter, more.group(1)]
+        return _with_stated_text(letter, rest, options, valid) if rest.strip() else [letter]
+    m = _LETTER_THEN_WORD_RE.match(a)
+    if m and m.group(1) in valid:  # "B as it is higher": a letter that is not an English word (A, I)
+        others = [x for x in _LONE_CAPITAL_RE.findall(a[m.end(1):]) if x in valid and x != m.group(1)]
+        return list(dict.fromkeys([m.group(1), *others]))  # "B or maybe C" names two options
     m = _LETTER_SPACE_RE.match(a)
     if m and options and ord(m.group(1)) - 65 < len(options):
         opt = _OPTION_PREFIX_RE.sub("", options[ord(m.group(1)) - 65])
@@ -81,6 +100,16 @@ def pred_letters(answer: str, options: tuple[str, ...] | None, *, multi: bool) -
     named = list(dict.fromkeys(_NAMED_LETTER_RE.findall(a)))
     named = [x for x in named if x in valid]
     return named or None
+
+
+def _with_stated_text(letter: str, text: str, options: tuple[str, ...] | None, valid: set[str]) -> list[str]:
+    """The letter, plus every other option the text after it names (`C (9)` when 9 is option D,
+    `(A) PQ, (C) PS`): a letter contradicted by its own stated value, or two options, is not one choice."""
+    others = [x for x in _PAREN_LETTER_RE.findall(text) if x in valid and x != letter]
+    by_text = _match_option_text(text.strip().strip("*").strip(), options) or []
+    if by_text and letter not in by_text:
+        others += by_text
+    return list(dict.fromkeys([letter, *others]))
 
 
 def _match_option_text(answer: str, options: tuple[str, ...] | None) -> list[str] | None:

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from sophia_eval.verify.normalize import (
-    Normalized, compact, expand_pm, label_key, normalize, split_label, split_top_level, strip_assignment,
+    Normalized, compact, expand_pm, label_key, latex_key, normalize, split_label, split_top_level, strip_assignment,
     strip_membership, strip_text_wrappers, unit_key,
 )
+from sophia_eval.verify.extract import is_prose
 from sophia_eval.verify.numbers import Num, numbers_match, parse_number
 from sophia_eval.verify.probe import clearly_different
 from sophia_eval.verify.types import MAX_ANSWER_CHARS, Request
@@ -40,6 +41,18 @@ _WORDS_RE = re.compile(r"^[A-Za-z][A-Za-z '\-]*$")
 # subscript of a number, so the base must be compared here
 _BASE_NUMERAL_RE = re.compile(r"^([0-9A-Z]*[0-9][0-9A-Z]*)\s*_\s*(?:\{\s*(\d{1,2})\s*\}|(\d))$")
 _DIGITS_RE = re.compile(r"^[0-9A-Z]+$")
+_RELATION_RE = re.compile(r"\\(?:leq|geq|neq)|[<>]")
+_DOUBLE_INEQ_RE = re.compile(r"^(.+?)\s*(<|\\leq)\s*[A-Za-z](?:_\{?\w+\}?)?\s*(<|\\leq)\s*(.+)$")
+
+
+def inequality_as_interval(s: str) -> str | None:
+    """`-2 \\leq x < 7` -> `[-2, 7)` (a variable between two bounds), else None."""
+    m = _DOUBLE_INEQ_RE.match(s)
+    if not m or _RELATION_RE.search(m.group(1)) or _RELATION_RE.search(m.group(4)):
+        return None
+    left = "[" if m.group(2) == "\\leq" else "("
+    right = "]" if m.group(3) == "\\leq" else ")"
+    return f"{left}{m.group(1).strip()}, {m.group(4).strip()}{right}"
 # A compass bearing (N 34° W, degree mark already removed): letters and angle, not a product N*34*W
 _BEARING_RE = re.compile(r"^([NS])\s*(\d{1,3}(?:\.\d+)?)\s*([EW])$")
 
@@ -83,6 +96,9 @@ class Comparator:
     # ---- composite forms ---------------------------------------------------------------
     def _structured(self, g: str, p: str, index: int = 0) -> Outcome:
         g, p = strip_membership(g), strip_membership(p)
+        p = self._chain_value(g, p)
+        if _bracketed(g) and g[0] in "[(" and "," in g:
+            p = inequality_as_interval(p) or p  # -2 \le x \le 7 against [-2, 7]
         gm, pm = _MATRIX_RE.match(g), _MATRIX_RE.match(p)
         if gm or self.req.answer_type == "matrix":
             if not (gm and pm):
@@ -91,9 +107,11 @@ class Comparator:
         gs = _SET_RE.match(g)
         if gs:
             ps = _SET_RE.match(p)
-            if not ps:
-                return Outcome("incorrect", "set", "prediction is not a set")
-            return self._unordered(split_top_level(gs.group(1)), split_top_level(ps.group(1)), "set")
+            if ps:
+                return self._unordered(split_top_level(gs.group(1)), split_top_level(ps.group(1)), "set")
+            if "\\pm" in p and len(_split_multi(p)) == 1:  # `\pm 2021` names both elements
+                return self._unordered(split_top_level(gs.group(1)), [p], "set")
+            return Outcome("incorrect", "set", "prediction is not a set")
         if "\\cup" in g and len(_split_multi(g)) == 1:  # "domain: A \\cup B and range: C" is a list
             return self._unordered(g.split("\\cup"), p.split("\\cup"), "union")
         if _bracketed(g) and len(split_top_level(g[1:-1])) > 1:
@@ -113,6 +131,16 @@ class Comparator:
             return Outcome("incorrect", "hedge", "several answers given for a single-answer item")
         ok = self._scalar(gs2, ps2, index)
         return Outcome("correct" if ok else "incorrect", self._last_method)
+
+    def _chain_value(self, g: str, p: str) -> str:
+        """The value a chain ends on (`24 \\cdot 24 = 576`, `|AB| = 1`, `(p,q)=(3,2)`) when the gold
+        is a value, not an equation or relation, and the prediction one answer, not a list."""
+        if "=" not in p or "=" in g or self.req.answer_type == "equation" or _RELATION_RE.search(g + p):
+            return p
+        sides = split_top_level(p, ("=",))
+        if len(sides) < 2 or not re.search(r"[\w\\]", sides[-1]) or len(_split_multi(p)) > 1:
+            return p
+        return sides[-1].strip()
 
     def _sequence(self, g: str, p: str) -> Outcome:
         """Ordered tuples and intervals: bracket types must match, elements compared in order."""
@@ -204,7 +232,7 @@ class Comparator:
         g, p = g.strip(), p.strip()
         if self.check_only:
             return self._check_scalar(g)
-        if compact(g) == compact(p):
+        if compact(g) == compact(p) or latex_key(g) == latex_key(p):
             self._last_method = "string"
             return True
         gb, pb = _BEARING_RE.match(g), _BEARING_RE.match(p)
@@ -242,6 +270,15 @@ class Comparator:
         if _JUXTAPOSED_NUMBERS_RE.search(p):
             self._last_method = "ambiguous"  # "2 3" is neither 23 nor 2*3 nor a list: not an answer
             return False
+        if is_prose(p) and not is_prose(g):
+            self._last_method = "prose"  # "There are 2 bars": a sentence is never an expression
+            return False
+        if gn is not None and (_MATRIX_RE.match(p) or (_bracketed(p) and len(split_top_level(p[1:-1])) > 1)):
+            self._last_method = "structure"  # a tuple, interval or matrix is not one number
+            return False
+        if gn is not None and _has_free_letter(p):
+            self._last_method = "free_variable"  # `2a^2 + 2b^2`, `0 m/s^2`: not a number
+            return False
         if self._tol(i) is None and self.req.rel_tolerance is None and self.req.precision is None \
                 and clearly_different(g, p):
             self._last_method = "numeric_probe"  # values differ at a probe point: no sympy needed
@@ -270,9 +307,12 @@ class Comparator:
             return False
 
     def _sympy(self, g: str, p: str, i: int, gn: Num | None) -> bool:
+        from sophia_eval.verify.guard import check_bounds
         from sophia_eval.verify.symbolic import SymbolicError, exprs_equal, to_sympy
 
         self._last_method = "symbolic"
+        if check_bounds(p):  # refused before the gold is parsed: never pays for importing sympy
+            return False
         try:
             ge = to_sympy(g)
         except SymbolicError:
@@ -290,6 +330,24 @@ class Comparator:
             self._last_method = "symbolic_mismatch"  # e.g. a number against a set: not equal
             return False
         return ok
+
+
+# What is not a free variable: commands (\\pi, \\sqrt, \\alpha), text, function names, e and i
+_NOT_VARIABLES_RE = re.compile(
+    r"\\(?:text|mathrm|operatorname|mbox)\s*\{[^{}]*\}|\\[a-zA-Z]+"
+    r"|(?<![A-Za-z])(?:sin|cos|tan|cot|sec|csc|ln|log|exp|sqrt|arcsin|arccos|arctan|sinh|cosh|tanh|pi)(?![A-Za-z])"
+    r"|(?<![A-Za-z])[eiE](?![A-Za-z])")
+
+
+_BINDS_RE = re.compile(r"\\(?:int|iint|oint|sum|prod|lim|partial|frac\s*\{\s*d|mathrm\s*\{\s*d)|\bd[a-z]\b|\b(?:lim|sum|int)\b")
+
+
+def _has_free_letter(p: str) -> bool:
+    """True when `p` names a variable, so its value is not a number. Conservative: Greek
+    letters (commands) and e, i, E never count, so only Latin letters decide."""
+    if "=" in p or _BINDS_RE.search(p):  # \int ... dt, \sum_{k}: a bound variable is no free one
+        return False
+    return bool(re.search(r"[A-Za-z]", _NOT_VARIABLES_RE.sub(" ", p)))
 
 
 def _base_numerals(g: str, p: str) -> bool | None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import lru_cache
 
 from sophia_eval.verify.choice import choice_match, gold_letters, pred_letters
-from sophia_eval.verify.compare import Comparator, NeedsSymbolic, Outcome, _split_multi
-from sophia_eval.verify.extract import extract_candidates, get_policy
-from sophia_eval.verify.normalize import balanced, compact, gold_unit, normalize, strip_text_wrappers
+from sophia_eval.verify.compare import _SET_RE, Comparator, NeedsSymbolic, Outcome, _split_multi
+from sophia_eval.verify.extract import ExtractionPolicy, extract_candidates, final_box, get_policy, is_prose
+from sophia_eval.verify.normalize import (
+    balanced, compact, gold_unit, normalize, split_top_level, strip_text_wrappers,
+)
 from sophia_eval.verify.types import MAX_ANSWER_CHARS, Request, Verdict
 
 _BOOL = {"yes": True, "true": True, "correct": True, "是": True, "对": True,
@@ -60,10 +63,20 @@ def _gold_problem(raw: str, options: tuple[str, ...] | None, answer_type: str | 
     return None
 
 
-def candidates(req: Request, kind: str | None) -> list[str]:
-    """Answers in the response by the item's policy (choice items default to the `choice` one)."""
+def candidate_policy(req: Request, kind: str | None) -> ExtractionPolicy:
+    """The item's policy; choice items default to the `choice` one."""
     default = "choice" if kind in ("choice", "multi_choice") else None
-    return extract_candidates(req.pred, get_policy(req.policy if req.policy is not None else default))
+    return get_policy(req.policy if req.policy is not None else default)
+
+
+def candidates(req: Request, kind: str | None) -> list[str]:
+    """Answers in the response by the item's policy."""
+    return extract_candidates(req.pred, candidate_policy(req, kind))
+
+
+@lru_cache(maxsize=64)
+def _without_boxes(policy: ExtractionPolicy) -> ExtractionPolicy:
+    return replace(policy, boxed=False)
 
 
 def judge(req: Request, *, symbolic: bool) -> Verdict:
@@ -76,13 +89,24 @@ def judge(req: Request, *, symbolic: bool) -> Verdict:
     if not cands:
         return Verdict("no_answer", False, reason="no answer found in the response")
     gold_n = normalize(req.gold, unit=req.unit)
+    cands = list(dict.fromkeys(cands))[-50:]  # repeated boxes count once; 50 distinct is a hedge anyway
 
     if kind in ("choice", "multi_choice"):
         gl = gold_letters(req.gold, req.options) or []
         multi = kind == "multi_choice" or len(gl) > 1
         picks = [pred_letters(c, req.options, multi=multi) for c in cands]
         chosen = list(dict.fromkeys(x for p in picks if p for x in p))
-        if not chosen and not multi and req.options:
+        if not chosen:  # boxed values that name no option, then "Answer: H": the letter decides
+            later = extract_candidates(req.pred, _without_boxes(candidate_policy(req, kind)))
+            chosen = list(dict.fromkeys(x for c in later for x in (pred_letters(c, req.options, multi=multi) or [])))
+            if chosen:
+                cands = later
+        if len(chosen) > 1 and not multi:  # several boxed letters: the last one, if it concludes
+            last = final_box(req.pred, candidate_policy(req, kind))
+            letters = pred_letters(last, req.options, multi=False) if last else None
+            if letters and len(letters) == 1:
+                chosen, cands = letters, [last]
+        if not chosen and not multi and req.options and not is_prose(cands[-1]):
             # MathVision credits the option's value; fall back to a value comparison per option
             chosen = _value_pick(req, cands[-1], symbolic)
         status, reason = choice_match(gl, chosen or None, multi=multi)
@@ -92,7 +116,6 @@ def judge(req: Request, *, symbolic: bool) -> Verdict:
                        pred_parsed=",".join(chosen), method="choice", reason=reason)
 
     unit = req.unit or gold_unit(req.gold)  # "63.3 g" matches a gold written "63.3 \\mathrm{~g}"
-    cands = list(dict.fromkeys(cands))[-50:]  # repeated boxes count once; 50 distinct is a hedge anyway
     if any(len(c) > MAX_ANSWER_CHARS for c in cands):
         return Verdict("incorrect", False, extracted=cands[-1][:200] + "...", method="length",
                        reason=f"extracted answer longer than {MAX_ANSWER_CHARS} characters")
@@ -100,20 +123,25 @@ def judge(req: Request, *, symbolic: bool) -> Verdict:
     distinct = list(dict.fromkeys(compact(p.text) for p in preds))
     extracted = cands[-1]
     if len(distinct) > 1:
-        n_gold = len(_split_multi(gold_n.text))
-        if n_gold > 1 and len(preds) == n_gold:  # one box per sub-answer
-            pred_n = normalize(", ".join(p.text for p in preds))
+        gold_set = _SET_RE.match(gold_n.text)
+        n_gold = len(split_top_level(gold_set.group(1))) if gold_set else len(_split_multi(gold_n.text))
+        if n_gold > 1 and len(preds) == n_gold:  # one box per sub-answer (or per element of a set)
+            joined = ", ".join(p.text for p in preds)
+            pred_n = normalize(f"\\{{{joined}\\}}" if gold_set else joined)
             extracted = ", ".join(cands)
         else:
-            # several boxes: fine only if every one is the gold answer (`3` and `6/2`), else a hedge
+            # several boxes: fine if every one is the gold answer (`3` and `6/2`); else the last
+            # one counts only when it concludes after intermediate results, otherwise a hedge
             comp = Comparator(req, symbolic=symbolic)
             if all(balanced(p.text) and comp.compare(gold_n, p).status == "correct" for p in preds):
                 return Verdict("correct", True, extracted=extracted[:MAX_ANSWER_CHARS], gold_parsed=gold_n.text,
                                pred_parsed=preds[-1].text, method="all_boxes_agree",
                                reason=f"{len(distinct)} boxed forms, all equal to the gold")
-            return Verdict("incorrect", False, extracted=" | ".join(cands)[:MAX_ANSWER_CHARS],
-                           gold_parsed=gold_n.text, method="hedge",
-                           reason=f"{len(distinct)} different boxed answers for one gold answer")
+            if final_box(req.pred, get_policy(req.policy)) is None:
+                return Verdict("incorrect", False, extracted=" | ".join(cands)[:MAX_ANSWER_CHARS],
+                               gold_parsed=gold_n.text, method="hedge",
+                               reason=f"{len(distinct)} different boxed answers offered as alternatives")
+            pred_n = preds[-1]
     else:
         pred_n = preds[-1]
     if not pred_n.text:
@@ -144,12 +172,14 @@ def _value_pick(req: Request, answer: str, symbolic: bool) -> list[str]:
     assert req.options is not None
     from sophia_eval.verify.choice import _bare_letters
 
-    if _bare_letters(req.options):
+    if _bare_letters(req.options) or not re.search(r"[\d\\]", answer):  # no number, no maths: no value
         return []
     hits = []
     pred_n = normalize(answer, unit=req.unit)
     for i, opt in enumerate(req.options):
         sub = Request(gold=re.sub(r"^\s*\(?[A-Z]\s*[).:]\s*", "", opt), pred=answer, unit=req.unit)
+        if is_prose(sub.gold):  # an option in words has no value to compare
+            continue
         try:
             out = Comparator(sub, symbolic=symbolic).compare(normalize(sub.gold, unit=req.unit), pred_n)
         except NeedsSymbolic:

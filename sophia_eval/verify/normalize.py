@@ -11,7 +11,7 @@ _SPACE_CMDS_RE = re.compile(r"(?<!\\)\\[,;: ]|\\q?quad\b|~|\\displaystyle|\\text
 _LEFT_RIGHT_RE = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![a-zA-Z])\s*")
 _DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\circ\b|\\degree\b|\s*\bdegrees?\b|\^\s*\{\s*\\text\{\s*o\s*\}\s*\}")
 _PERCENT_RE = re.compile(r"\s*(?:\\%|%|\\text\{\s*percent\s*\}|\s\bpercent\b)\s*$")
-_TEXT_WRAP_RE = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mathit|mbox|operatorname|rm|bf)\s*\{([^{}]*)\}")
+_TEXT_WRAP_RE = re.compile(r"\\(?:text|textnormal|textrm|textbf|textit|mathrm|mathbf|mathit|mbox|operatorname|rm|bf)\s*\{([^{}]*)\}")
 _SUB = r"(?:_(?:\{[^{}]*\}|[A-Za-z0-9]))?"
 _LABEL_RE = re.compile(  # "Weekly water intake", "Weight", "S.A.": words, not a product of variables
     r"^\s*(?:[A-Za-z][A-Za-z.']{2,}(?:\s+[A-Za-z.']+)+|[A-Z][a-z]{2,}|[A-Z](?:\.[A-Z])+\.?)\s*$")
@@ -26,7 +26,7 @@ _UNICODE = {
     "−": "-", "–": "-", "—": "-", "×": "\\times ", "·": "\\cdot ", "÷": "/", "π": "\\pi ",
     "∞": "\\infty ", "√": "\\sqrt", "≤": "\\leq ", "≥": "\\geq ", "≠": "\\neq ", "，": ",",
     "（": "(", "）": ")", "：": ":", "－": "-", "＝": "=", "＋": "+", "；": ";", "＜": "<", "＞": ">",
-    "∈": "\\in ", "∉": "\\notin ", "∅": "\\emptyset ", "′": "'", "∪": "\\cup ", "±": "\\pm ", "\u3000": " ", "\xa0": " ",
+    "≈": "\\approx ", "∈": "\\in ", "∉": "\\notin ", "∅": "\\emptyset ", "′": "'", "∪": "\\cup ", "±": "\\pm ", "\u3000": " ", "\xa0": " ",
 }
 _CMD_ALIASES = (
     (re.compile(r"\\[dt]frac"), r"\\frac"), (re.compile(r"\\le(?![a-zA-Z])"), r"\\leq"),
@@ -37,21 +37,50 @@ _CMD_ALIASES = (
     (re.compile(r"\^\s*(?:\{\s*\\prime\s*\}|\\prime(?![a-zA-Z]))"), "'"),  # k^{\prime} is k'
     (re.compile(r"\\(?:dots|ldots|cdots)(?![a-zA-Z])"), r"\\ldots"), (re.compile(r"\\varnothing|\\emptyset"), r"\\emptyset"),
 )
-# Units stripped from the end of numeric answers (whole words only). Not exhaustive by design:
-# benchmark units come from metadata; this list covers what models habitually append. Bare
-# single letters (m, s, h, g, l) are left out: "5 m" may be 5m; `\text{ m}` is still stripped.
-_UNIT_WORDS = (
-    "cm", "mm", "km", "dm", "in", "inch", "inches", "ft", "feet", "foot", "yd", "yards", "mi",
-    "miles", "cm^2", "m^2", "cm^3", "m^3", "kg", "mg", "lb", "lbs", "pounds", "sec", "seconds",
-    "min", "minutes", "hr", "hours", "days", "weeks", "years", "units", "square units",
-    "sq units", "dollars", "cents", "euros", "degrees", "radians", "rad", "ml", "liters", "litres",
-    "meters", "metres", "centimeters", "centimetres", "millimeters", "millimetres", "kilometers",
-    "kilometres", "grams", "kilograms", "units^2", "sq cm", "sq m", "km/h", "m/s", "mph", "kmh",
-    "people", "students", "ways", "times",
+# The unit vocabulary, one table: unit key -> spellings. Every spelling of two or more
+# characters is stripped from the end of a numeric answer ("5 cm" -> 5). Keyed units are also
+# compared (compare.py): two known units must agree with their power, without conversion. Bare
+# single letters (m, s, h, g, l) are compared when the benchmark or gold names them but stripped
+# only from `\text{ m}`: "5 m" may be 5m. Not exhaustive by design: a benchmark's unit comes from
+# its metadata; this covers what models habitually append.
+LENGTH_UNITS: dict[str, tuple[str, ...]] = {
+    "mm": ("mm", "millimeter", "millimeters", "millimetre", "millimetres", "毫米"),
+    "cm": ("cm", "centimeter", "centimeters", "centimetre", "centimetres", "厘米"),
+    "dm": ("dm", "decimeter", "decimeters", "decimetre", "decimetres", "分米"),
+    "m": ("m", "meter", "meters", "metre", "metres", "米"),
+    "km": ("km", "kilometer", "kilometers", "kilometre", "kilometres", "千米", "公里"),
+    "in": ("in", "inch", "inches"), "ft": ("ft", "foot", "feet"), "yd": ("yd", "yard", "yards"),
+    "mi": ("mi", "mile", "miles"), "nmi": ("nmi", "nautical mile", "nautical miles", "海里"),
+}
+OTHER_UNITS: dict[str, tuple[str, ...]] = {
+    "mg": ("mg", "milligram", "milligrams", "毫克"), "g": ("g", "gram", "grams", "克"),
+    "kg": ("kg", "kilogram", "kilograms", "千克", "公斤"), "lb": ("lb", "lbs", "pound", "pounds"),
+    "s": ("s", "sec", "secs", "second", "seconds", "秒"), "min": ("min", "mins", "minute", "minutes", "分钟"),
+    "h": ("h", "hr", "hrs", "hour", "hours", "小时"), "day": ("day", "days", "天"), "week": ("week", "weeks"),
+    "year": ("year", "years", "年"), "ml": ("ml", "milliliter", "milliliters", "millilitre", "millilitres", "毫升"),
+    "l": ("l", "liter", "liters", "litre", "litres", "升"), "rad": ("rad", "rads", "radian", "radians"),
+    "unit": ("unit", "units"),  # generic: only its power is compared (units^2 vs units^3), see compare
+}
+STRIP_ONLY_UNITS: tuple[str, ...] = (  # stripped, never compared: money, counts, rates, degree words
+    "dollars", "cents", "euros", "degrees", "km/h", "m/s", "mph", "kmh", "people", "students", "ways",
+    "times", "元", "个", "度",
 )
+_UNIT_NAMES = {name: key for table in (LENGTH_UNITS, OTHER_UNITS) for key, names in table.items() for name in names}
+_POWERED = tuple(f"{u}^{e}" for u in ("mm", "cm", "dm", "m", "km", "in", "ft", "units") for e in (2, 3))
+_UNIT_WORDS = tuple(sorted(
+    {n for n in _UNIT_NAMES if len(n) > 1 and n.isascii()} | set(_POWERED)
+    | {f"{w} {u}" for w in ("sq", "square") for u in ("cm", "m", "units")}
+    | {u for u in STRIP_ONLY_UNITS if u.isascii()}, key=len, reverse=True))
+# glued to the number ("6cm", "4\pi cm^{2}", "10米"): abbreviations of two letters or more and CJK units
+_GLUED_UNITS = tuple(sorted(
+    {n for n in _UNIT_NAMES if (not n.isascii()) or (2 <= len(n) <= 3 and n.isalpha() and n != "in")}
+    | {u for u in STRIP_ONLY_UNITS if not u.isascii()}
+    | {"平方" + n for n in ("米", "厘米", "毫米", "千米")}, key=len, reverse=True))
+_TEXT_CMDS = r"(?:text|textnormal|textrm|textbf|textit|mathrm|mbox)"
 _UNIT_TAIL_RE = re.compile(
-    r"^(?P<num>.*?[\d}.])\s*(?:\\(?:text|mathrm|mbox)\s*\{\s*~?\s*[^{}]*\}\s*(?:\^\s*\{?\d\}?)?|\s(?i:"
-    + "|".join(re.escape(u) for u in sorted(_UNIT_WORDS, key=len, reverse=True)) + r")\.?)$"
+    rf"^(?P<num>.*?(?:[\d}}.]|\\pi))\s*(?:\\{_TEXT_CMDS}\s*\{{\s*~?\s*[^{{}}]*\}}\s*(?:\^\s*\{{?\d\}}?)?|\s(?i:"
+    + "|".join(re.escape(u) for u in _UNIT_WORDS) + r")\.?|(?:"
+    + "|".join(re.escape(u) for u in _GLUED_UNITS) + r")(?:\s*\^\s*\{?\s*[23]\s*\}?|[²³])?)$"
 )
 
 
@@ -59,7 +88,7 @@ _UNIT_TAIL_RE = re.compile(
 # short ones (in, m, ft) could be a variable's name.
 _UNIT_AFTER_EXPR_RE = re.compile(
     r"^(?P<num>.*[A-Za-z0-9})])\s+(?i:"
-    + "|".join(re.escape(u) for u in sorted(_UNIT_WORDS, key=len, reverse=True) if len(u) >= 5 and u.isalpha())
+    + "|".join(re.escape(u) for u in _UNIT_WORDS if len(u) >= 5 and u.isalpha())
     + r")\.?$"
 )
 
@@ -153,26 +182,7 @@ def strip_unit(s: str, unit: str | None) -> tuple[str, str | None]:
     return s, removed
 
 
-_LENGTH_UNITS = {
-    "mm": ("mm", "millimeter", "millimeters", "millimetre", "millimetres"),
-    "cm": ("cm", "centimeter", "centimeters", "centimetre", "centimetres"),
-    "dm": ("dm", "decimeter", "decimeters", "decimetre", "decimetres"),
-    "m": ("m", "meter", "meters", "metre", "metres"),
-    "km": ("km", "kilometer", "kilometers", "kilometre", "kilometres"),
-    "in": ("in", "inch", "inches"), "ft": ("ft", "foot", "feet"), "yd": ("yd", "yard", "yards"),
-    "mi": ("mi", "mile", "miles"),
-}
-_OTHER_UNITS = {
-    "mg": ("mg", "milligram", "milligrams"), "g": ("g", "gram", "grams"),
-    "kg": ("kg", "kilogram", "kilograms"), "lb": ("lb", "lbs", "pound", "pounds"),
-    "s": ("s", "sec", "secs", "second", "seconds"), "min": ("min", "mins", "minute", "minutes"),
-    "h": ("h", "hr", "hrs", "hour", "hours"), "day": ("day", "days"), "week": ("week", "weeks"),
-    "year": ("year", "years"), "ml": ("ml", "milliliter", "milliliters", "millilitre", "millilitres"),
-    "l": ("l", "liter", "liters", "litre", "litres"), "rad": ("rad", "rads", "radian", "radians"),
-    "unit": ("unit", "units"),  # generic: only its power is compared (units^2 vs units^3), see compare
-}
-_UNIT_NAMES = {name: key for table in (_LENGTH_UNITS, _OTHER_UNITS) for key, names in table.items() for name in names}
-_UNIT_POWER_RE = re.compile(r"^(?:(square|sq|cubic|cu)\b\.?\s*)?([a-z]+)\s*(?:\^\s*\{?\s*([1-9])\s*\}?|(²|³)|\s+(squared|cubed))?$")
+_UNIT_POWER_RE = re.compile(r"^(?:(square|sq|cubic|cu|平方|立方)\b\.?\s*)?([a-z]+(?: miles?)?|[\u4e00-\u9fff]+)\s*(?:\^\s*\{?\s*([1-9])\s*\}?|(²|³)|\s+(squared|cubed))?$")
 
 
 def unit_key(text: str | None) -> tuple[str, int] | None:
@@ -191,9 +201,9 @@ def unit_key(text: str | None) -> tuple[str, int] | None:
     key = _UNIT_NAMES.get(name)
     if key is None:
         return None
-    powers = [int(e) if e else 2 if w in ("square", "sq", "squared", "²") else 3
+    powers = [int(e) if e else 2 if w in ("square", "sq", "squared", "²", "平方") else 3
               for w, e in ((word, None), (tail, None), (sup, None), (None, exp)) if w or e]
-    if len(powers) > 1 or (powers and key not in _LENGTH_UNITS and key != "unit"):
+    if len(powers) > 1 or (powers and key not in LENGTH_UNITS and key != "unit"):
         return None
     return key, powers[0] if powers else 1
 
@@ -255,10 +265,15 @@ def label_key(label: str) -> str:
     return k.lower() if len(re.sub(r"_.*", "", k)) > 1 else k
 
 
+_PLAIN_PI_RE = re.compile(r"(?<![A-Za-z\\])pi(?![A-Za-z])")
+
+
 @lru_cache(maxsize=16384)
 def normalize(s: str, *, unit: str | None = None) -> Normalized:
     """Canonical answer text plus flags for a stripped percent sign or degree mark."""
     s = basic(s)
+    if "pi" in s:  # plain-text pi ("9pi", "4 * pi") is the constant, never p*i
+        s = _PLAIN_PI_RE.sub(r"\\pi ", s).strip()
     if s.startswith("\\boxed{") and s.endswith("}"):
         s = s[7:-1].strip()
     s = _unstack(s)
@@ -289,6 +304,15 @@ def _unstack(s: str) -> str:
     return ", ".join(rows) if rows and all(r.count("=") == 1 for r in rows) else s
 
 
+_SINGLE_SCRIPT_RE = re.compile(r"([_^])\{\s*(\w)\s*\}")
+
+
+def latex_key(s: str) -> str:
+    """`compact` that also ignores braces around a single-token script (`B_{0}` is `B_0`,
+    `x^{2}` is `x^2`): notation only, so equal keys are equal answers without parsing."""
+    return compact(_SINGLE_SCRIPT_RE.sub(r"\1\2 ", s)).replace("{}", "")
+
+
 def compact(s: str) -> str:
     """Whitespace-free key for exact string comparison ("2 3" keeps its space: it is not "23")."""
     return re.sub(r"(?<!\d)\s+|\s+(?!\d)", "", s)
@@ -303,6 +327,13 @@ def split_top_level(s: str, seps: tuple[str, ...] = (",",)) -> list[str]:
     n = len(s)
     while i < n:
         ch = s[i]
+        if depth == 0 and ch == "\\":  # separators spelled as commands (`\\text{ and }`)
+            hit = next((sep for sep in seps if sep[0] == "\\" and s.startswith(sep, i)), None)
+            if hit is not None:
+                parts.append("".join(cur).strip())
+                cur = []
+                i += len(hit)
+                continue
         if ch == "\\" and i + 1 < n:
             cur.append(s[i:i + 2])
             if s[i + 1] in "{":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import re
+from functools import lru_cache
 from typing import Any
 
 from sophia_eval.verify.guard import check_bounds
@@ -62,16 +63,34 @@ def _plain_to_latex(s: str) -> str:
 
 
 def to_sympy(s: str) -> Any:
-    """Parse one answer element; raises SymbolicError on refusal or parse failure."""
-    import sympy
-    from latex2sympy2_extended import NormalizationConfig, latex2sympy
-    from latex2sympy2_extended.latex2sympy2 import ConversionConfig
+    """Parse one answer element; raises SymbolicError on refusal or parse failure.
 
-    reason = check_bounds(s)
+    Cached per process: a gold is parsed once for all the samples judged against it (a long
+    physics gold takes the ANTLR grammar up to a second)."""
+    out = _parse_cached(s)
+    if isinstance(out, SymbolicError):
+        raise SymbolicError(*out.args)
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _parse_cached(s: str) -> Any:
+    try:
+        return _parse(s)
+    except SymbolicError as exc:
+        return exc
+
+
+def _parse(s: str) -> Any:
+    reason = check_bounds(s)  # first: a refused input never pays for importing sympy
     if reason:
         raise SymbolicError(reason)
     if "%" in s:  # a LaTeX comment sign would silently drop the rest of the input
         raise SymbolicError("percent sign inside an expression")
+    import sympy
+    from latex2sympy2_extended import NormalizationConfig, latex2sympy
+    from latex2sympy2_extended.latex2sympy2 import ConversionConfig
+
     src = _plain_to_latex(s)
     try:
         expr = latex2sympy(

@@ -6,17 +6,18 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-VERIFIER_VERSION = "0.2.0"
+from sophia_eval.verify.extract import get_policy
+from sophia_eval.verify.vocab import STATUSES  # re-exported here; defined once in vocab
+
+VERIFIER_VERSION = "0.3.0"
 """Bumped whenever a verdict can change for the same input (recorded in every run)."""
 
 ANSWER_TYPES: tuple[str, ...] = (
     "numeric", "expression", "equation", "interval", "tuple", "set", "matrix",
     "choice", "multi_choice", "text", "boolean", "percent",
 )
-STATUSES: tuple[str, ...] = ("correct", "incorrect", "no_answer", "bad_gold", "timeout", "error")
 
 # Bounds applied before any parsing: a model answer is short; a longer one is garbage or an attack.
-MAX_RESPONSE_CHARS = 200_000  # only the tail of longer responses is searched for the answer
 MAX_ANSWER_CHARS = 2_000  # extracted answers / golds longer than this are compared as text only
 
 
@@ -94,8 +95,6 @@ def make_request(
 ) -> Request:
     """Coerce loosely typed metadata (benchmark strings such as OlympiadBench `error`) into a Request."""
     if policy is not None:
-        from sophia_eval.verify.extract import get_policy  # extract imports this module
-
         try:
             get_policy(policy)
         except KeyError as exc:

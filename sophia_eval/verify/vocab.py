@@ -13,5 +13,5 @@ SCORED_STATUSES: frozenset[str] = frozenset({"correct", "incorrect", "no_answer"
 METADATA_KEYS: tuple[str, ...] = ("options", "answer_type", "tolerance", "rel_tolerance", "precision", "unit", "multiple")
 """Per-item answer metadata that `verify(...)` takes besides gold, pred, policy and timeout; a
 benchmark item (`Sample.verify_kwargs`) and a stored record's `verify_kwargs` carry these keys."""
-EXTRACTION_POLICIES: tuple[str, ...] = ("default", "choice", "lenient", "strict")
+EXTRACTION_POLICIES: tuple[str, ...] = ("default", "choice", "last_number", "lenient", "strict")
 """Names accepted by `verify.get_policy` and by a benchmark's `extraction:` key."""
