@@ -25,7 +25,7 @@ def _root_or_none(data_dir: Optional[Path]) -> tuple[Path | None, str | None]:
         return None, str(exc)
 
 
-def check_golds(samples: list[Any], *, progress: Any = None, task: Any = None) -> list[tuple[Any, str]]:
+def check_golds(samples: list[Any], *, progress: Any = None) -> list[tuple[Any, str]]:
     """(sample, reason) for every gold answer the verifier does not understand."""
     from sophia_eval.verify import check_gold
 
@@ -36,7 +36,7 @@ def check_golds(samples: list[Any], *, progress: Any = None, task: Any = None) -
         if reason is not None:
             bad.append((s, reason))
         if progress is not None:
-            progress.advance(task)
+            progress.advance(1)
     return bad
 
 
@@ -92,9 +92,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Load benchmarks, check hashes, counts and images, and parse every gold answer."""
         from rich.console import Console
-        from rich.progress import Progress
 
         from sophia_eval.bench.loading import DataError, load_split, resolve_data_dir, split_available
+        from sophia_eval.harness.progress import Progress
         from sophia_eval.bench.registry import get_benchmark, list_benchmarks, parse_ref
 
         import sys
@@ -140,9 +140,8 @@ def register(app: typer.Typer) -> None:
                 console.print(f"[red]FAIL[/] {label}: {exc}")
                 failures += 1
                 continue
-            with Progress(transient=True, console=console, disable=not console.is_terminal) as progress:
-                task = progress.add_task(f"checking golds of {label}", total=len(samples))
-                bad = check_golds(samples, progress=progress, task=task)
+            with Progress(f"checking golds of {label}", len(samples), enabled=True, unit="items") as progress:
+                bad = check_golds(samples, progress=progress)
             total_bad += len(bad)
             notes = []
             if report.excluded:
