@@ -32,7 +32,7 @@ def make_console(stderr: bool = False) -> Any:
     names is escaped with `esc` where it is printed."""
     from rich.console import Console
 
-    return Console(stderr=stderr, emoji=False)
+    return Console(stderr=stderr, emoji=False, soft_wrap=True)
 
 
 def esc(text: Any) -> str:
@@ -308,7 +308,8 @@ def _run(console: Any, *, model: str | None, name: str | None, benchmark: str | 
         if note:
             console.print(f"note: {esc(note)}", highlight=False)
         refs += [r for r in ours.split(",") if r not in refs]
-    console.print(f"{esc(describe_protocol(proto))}; model {esc(name or model)} ({backend})", highlight=False)
+    named = f", named {esc(name)}" if name else ""
+    console.print(f"{esc(describe_protocol(proto))}; model {esc(model)} ({backend}{named})", highlight=False)
     warning = limit_warning(proto, limit)
     if warning:
         console.print(f"[yellow]warning:[/] {esc(warning)}", highlight=False)
