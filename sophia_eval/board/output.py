@@ -9,7 +9,7 @@ import io
 from pathlib import Path
 
 from sophia_eval.board.html import to_html
-from sophia_eval.board.labels import chart_deltas, column_label, protocol_title
+from sophia_eval.board.labels import chart_deltas, column_label, portable_path, protocol_title
 from sophia_eval.board.leaderboard import BaseChart, Entry, Leaderboard, Overview, Row, Table
 
 CSV_COLUMNS = (
@@ -44,17 +44,6 @@ def csv_safe(value: object) -> object:
     except ValueError:
         return "'" + value
 
-
-def portable_path(path: str | Path) -> str:
-    """A run directory as shown in shared files: relative to the working directory when below it,
-    else its last two components; never a local absolute path."""
-    p = Path(path)
-    if not p.is_absolute():
-        return p.as_posix()
-    try:
-        return p.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return ".../" + "/".join(p.parts[-2:])
 
 
 def _model_cell(e: Entry) -> str:
@@ -182,5 +171,5 @@ def write_outputs(board: Leaderboard, out_dir: str | Path) -> dict[str, Path]:
     paths = {"markdown": out / "leaderboard.md", "csv": out / "leaderboard.csv", "html": out / "leaderboard.html"}
     paths["markdown"].write_text(to_markdown(board), encoding="utf-8")
     paths["csv"].write_text(to_csv(board), encoding="utf-8")
-    paths["html"].write_text(to_html(board), encoding="utf-8")
+    paths["html"].write_text(to_html(board, link_base=out), encoding="utf-8")
     return paths

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from lb_helpers import VOCAB
 from sophia_eval.board.leaderboard import build_leaderboard
@@ -78,3 +79,35 @@ def test_shared_files_hold_no_absolute_paths(make_run, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path / "..")  # the runs are not below the working directory
     board = _board([make_run("x", model="m", benchmark="math500", outcomes=_outcomes(1, 2))])
     assert str(tmp_path) not in to_csv(board) and str(tmp_path) not in to_markdown(board)
+
+
+def _pair_board(make_run, tmp_path):
+    base = make_run("base", model="base-model", benchmark="math500", outcomes=_outcomes(3, 10))
+    ckpt = make_run("ckpt", model="/x/r1/train/final", benchmark="math500", outcomes=_outcomes(6, 10))
+    runs, skipped = load_runs([base, ckpt])
+    from sophia_eval.board.baselines import load_baselines, load_protocols
+
+    return build_leaderboard(runs, load_baselines(vocab=VOCAB), load_protocols(), VOCAB, skipped=skipped,
+                             pairs=[("base-model", "final")])
+
+
+def test_html_overview_leads_with_rank_model_average_and_links_runs(make_run, tmp_path):
+    from sophia_eval.board.output import write_outputs
+
+    paths = write_outputs(_pair_board(make_run, tmp_path), tmp_path / "out")
+    page = paths["html"].read_text()
+    head = page[page.index('<table class="overview">'):]
+    head = head[: head.index("</tr>")]
+    assert re.findall(r'<th class="sort">([^<]*)</th>', head)[:4] == ["#", "Model", "Average", "Benchmarks"]
+    assert 'href="../runs/ckpt/samples.jsonl"' in page and 'href="../runs/ckpt/"' in page
+    assert page.count("<script>") == 1 and 'class="sort"' in page
+
+
+def test_html_puts_the_users_pair_chart_before_published_ones(make_run, tmp_path):
+    from sophia_eval.board.html import to_html
+
+    board = _pair_board(make_run, tmp_path)
+    page = to_html(board)
+    mine = next(c for c in board.charts if c.base_run_preset is not None)
+    published = [c for c in board.charts if c.protocol == mine.protocol and c.base_run_preset is None]
+    assert published and all(page.index(mine.title) < page.index(f"<h3>{c.title}") for c in published)
