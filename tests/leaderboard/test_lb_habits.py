@@ -82,8 +82,8 @@ def test_shared_files_hold_no_absolute_paths(make_run, tmp_path, monkeypatch):
 
 
 def _pair_board(make_run, tmp_path):
-    base = make_run("base", model="base-model", benchmark="math500", outcomes=_outcomes(3, 10))
-    ckpt = make_run("ckpt", model="/x/r1/train/final", benchmark="math500", outcomes=_outcomes(6, 10))
+    base = make_run("base", model="base-model", outcomes=_outcomes(3, 10))
+    ckpt = make_run("ckpt", model="/x/r1/train/final", outcomes=_outcomes(6, 10))
     runs, skipped = load_runs([base, ckpt])
     from sophia_eval.board.baselines import load_baselines, load_protocols
 
