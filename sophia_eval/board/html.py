@@ -213,6 +213,39 @@ def _run_links(r: OverviewRow, link_base: Path | None) -> str:
     return '<br><span class="muted">' + "<br>".join(links) + "</span>" if links else ""
 
 
+def _pair_tests_html(chart: BaseChart, ov: Overview) -> str:
+    """For a `--pair` of runs: per benchmark, the checkpoint's gain over the base with its paired
+    95% interval and p-value (as `sophia-eval compare` computes them from the records)."""
+    from sophia_eval.board.compare import ProtocolMismatch, compare_runs
+
+    runs = {r.model: r for r in ov.rows if r.kind == "run"}
+    base = runs.get(chart.base)
+    rows = []
+    for name in chart.variants:
+        variant = runs.get(name)
+        for c in chart.columns:
+            a = base.cells[c].entry.run if base and c in base.cells else None
+            b = variant.cells[c].entry.run if variant and c in variant.cells else None
+            if a is None or b is None:
+                continue
+            try:
+                cmp = compare_runs(a, b, force=True, n_resamples=2000)
+            except ProtocolMismatch as exc:
+                rows.append(f"<tr><td>{_e(name)}</td><td>{_e(column_label(c))}</td><td colspan=\"4\">{_e(exc)}</td></tr>")
+                continue
+            t = cmp.test
+            ci = "" if t.ci_low is None else f"{100 * t.ci_low:+.1f} to {100 * t.ci_high:+.1f}"
+            p = "<1e-4" if t.p_value < 1e-4 else f"{t.p_value:.4f}"
+            note = "; ".join(cmp.differences)
+            rows.append(f"<tr><td>{_e(name)}</td><td>{_e(column_label(c))}</td><td class=\"num\">{100 * t.delta:+.2f}</td>"
+                        f"<td class=\"num\">{ci}</td><td class=\"num\">{p}</td>"
+                        f"<td>{_e(t.method)}{' (' + str(t.n_items) + ' items)'}{'; protocols differ: ' + _e(note) if note else ''}</td></tr>")
+    if not rows:
+        return ""
+    return _scroll_table(f"<th>Checkpoint</th><th>Benchmark</th><th>Δ points over {_e(chart.base)}</th>"
+                         "<th>95% CI</th><th>p</th><th>Test</th>", rows)
+
+
 def _overview_html(ov: Overview, link_base: Path | None = None) -> str:
     """Rank, model and average first (visible without scrolling); every column sorts on click."""
     head = "".join(f'<th class="sort">{_e(column_label(c))}</th>' for c in ov.columns)
@@ -298,7 +331,8 @@ def to_html(board: Leaderboard, *, title: str = "sophia-eval leaderboard", link_
         charts = [c for c in board.charts if c.protocol == pid]
         # the user's own checkpoint-vs-base pairs (a run as base) before the published ones
         for chart in sorted(charts, key=lambda c: c.base_run_preset is None):
-            parts.append(f"<h3>{_e(chart.title)}</h3>{base_chart_svg(chart)}{_deltas_html(chart)}")
+            tests = _pair_tests_html(chart, ov) if chart.base_run_preset is not None else ""
+            parts.append(f"<h3>{_e(chart.title)}</h3>{base_chart_svg(chart)}{tests or _deltas_html(chart)}")
         for t in (t for t in board.tables if t.protocol == pid):
             parts.append(_table_html(t))
     parts.append(f"<script>{_SORT_JS}</script></body></html>")

@@ -111,3 +111,11 @@ def test_html_puts_the_users_pair_chart_before_published_ones(make_run, tmp_path
     mine = next(c for c in board.charts if c.base_run_preset is not None)
     published = [c for c in board.charts if c.protocol == mine.protocol and c.base_run_preset is None]
     assert published and all(page.index(mine.title) < page.index(f"<h3>{c.title}") for c in published)
+
+
+def test_html_pair_of_runs_shows_paired_interval_and_p_value(make_run, tmp_path):
+    from sophia_eval.board.html import to_html
+
+    page = to_html(_pair_board(make_run, tmp_path))
+    assert "Δ points over base-model" in page and "+30.00" in page  # 6 of 10 vs 3 of 10
+    assert "mcnemar_exact (10 items)" in page
