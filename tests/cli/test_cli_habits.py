@@ -4,13 +4,10 @@ each test runs the real command in a new process, output redirected (not a termi
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import time
 
-import pytest
-from conftest import Scripted, openai_args, sophia_eval, spawn
+from cli_helpers import Scripted, openai_args, sophia_eval, spawn
 
 from sophia_eval.runs.store import RunStore
 
@@ -81,17 +78,23 @@ def test_all_error_run_is_failed_with_nonzero_exit_and_listed_by_the_leaderboard
     assert lb.returncode == 0 and "left out" in lb.stdout and "every sample is an error" in lb.stdout
 
 
-def test_sigterm_marks_interrupted_then_score_and_leaderboard_explain_and_rerun_resumes(server, tmp_path):
-    scripted = Scripted(hold_after=2)
-    url = server(scripted)
+def _held_run(server, tmp_path, *, hold_after: int, limit: int):
+    """A `run` in a new process whose server answers `hold_after` requests, then holds the next
+    ones until `scripted.release` is set; returns once those answers are recorded."""
+    scripted = Scripted(hold_after=hold_after)
     out = tmp_path / "r"
-    args = openai_args(url, "--model", "scripted", "-b", "math500", "--limit", "6", "--batch-size", "1",
-                       "--protocol", "greedy", "--out", str(out))
+    args = openai_args(server(scripted), "--model", "scripted", "-b", "math500", "--limit", str(limit),
+                       "--batch-size", "1", "--protocol", "greedy", "--out", str(out))
     proc = spawn(*args, cwd=tmp_path)
     samples = out / "samples.jsonl"
     deadline = time.monotonic() + 120
-    while not (samples.exists() and samples.read_text().count("\n") >= 2) and time.monotonic() < deadline:
+    while not (samples.exists() and samples.read_text().count("\n") >= hold_after) and time.monotonic() < deadline:
         time.sleep(0.05)
+    return scripted, out, args, proc
+
+
+def test_sigterm_marks_interrupted_then_score_and_leaderboard_explain_and_rerun_resumes(server, tmp_path):
+    scripted, out, args, proc = _held_run(server, tmp_path, hold_after=2, limit=6)
     proc.send_signal(signal.SIGTERM)  # while its third request is held by the server
     try:
         output, _ = proc.communicate(timeout=60)
@@ -165,15 +168,7 @@ def test_markup_and_emoji_in_user_names_print_verbatim(server, tmp_path):
 
 
 def test_a_second_writer_is_refused_naming_the_holder_pid(server, tmp_path):
-    scripted = Scripted(hold_after=1)
-    url = server(scripted)
-    out = tmp_path / "r"
-    args = openai_args(url, "--model", "scripted", "-b", "math500", "--limit", "4", "--batch-size", "1",
-                       "--protocol", "greedy", "--out", str(out))
-    first = spawn(*args, cwd=tmp_path)
-    deadline = time.monotonic() + 120
-    while not (out / "samples.jsonl").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    scripted, out, args, first = _held_run(server, tmp_path, hold_after=1, limit=4)
     try:
         for second in (sophia_eval(*args, cwd=tmp_path), sophia_eval("score", str(out), cwd=tmp_path)):
             assert second.returncode == 2, second.stdout + second.stderr
