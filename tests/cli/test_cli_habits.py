@@ -194,3 +194,14 @@ def test_import_takes_name_and_protocol(tmp_path):
     meta = RunStore.open(out).meta
     assert meta["name"] == "their-model" and meta["config"]["protocol"]["name"] == "greedy"
     assert meta["config"]["generation"]["temperature"] == 0.0 and str(tmp_path) not in json.dumps(meta)
+
+
+def test_validate_and_score_print_progress_lines_off_a_terminal(tmp_path):
+    res = sophia_eval("validate", "math500", cwd=tmp_path, SOPHIA_EVAL_PROGRESS_EVERY="0")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "[progress] checking golds of math500:test: 500/500 items (100%)" in res.stdout
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text("".join(json.dumps({"id": f"q{i}", "response": "\\boxed{2}", "gold": "2"}) + "\n" for i in range(3)))
+    res = sophia_eval("score", "--import-jsonl", str(preds), "--out", str(tmp_path / "imp"), "--verify-workers", "1",
+                      cwd=tmp_path, SOPHIA_EVAL_PROGRESS_EVERY="0")
+    assert res.returncode == 0 and "[progress] re-scoring imp: 3/3 samples (100%)" in res.stdout

@@ -62,3 +62,13 @@ def test_stored_image_references_are_relative_to_the_data_root(tmp_path):
     sample = Sample(benchmark="b", id="1", question="Q?", answer="1", images=(str(tmp_path / "b" / "img" / "1.png"),))
     stored = prompt_for_record(build_messages(sample), str(tmp_path))
     assert stored[-1]["content"][0] == {"type": "image", "image": "b/img/1.png"}
+
+
+def test_a_run_stopped_by_a_failing_backend_is_failed_with_the_error(tmp_path):
+    from sophia_eval.harness.runner import HarnessError
+
+    with pytest.raises(HarnessError, match="failed on 1 batches in a row"):
+        run(toy_config(tmp_path / "r", batch_size=2, max_consecutive_failures=1),
+            generator=FakeGenerator(raise_batches=(0,)), samples=toy_samples(4), bench=BENCH, progress=False)
+    meta = RunStore.open(tmp_path / "r").meta
+    assert meta["status"] == "failed" and "simulated backend failure" in meta["error"]
