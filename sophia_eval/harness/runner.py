@@ -355,32 +355,32 @@ def run(
     ]
     hashes = [prompts.prompt_hash(c) for c in conversations]
 
-    if generator is None and _all_recorded(out, cfg, [s.id for s in chosen], p.n):
-        with run_lock(out, "run"):
-            return _finish(RunStore.open(out))
-    if generator is None:
-        if generator_factory is None:
-            generator = make_generator(config.backend, config.model, **dict(config.backend_options))
-        else:
-            generator = generator_factory()
-    model_info = _describe(generator)
-    _check_images_supported(model_info, chosen, config)
-    meta = {
-        "config": cfg,
-        "name": config.name,
-        "model_path": _local_path(config.model),
-        "runtime_options": runtime_options(config.backend_options),
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "sophia_eval_version": package_version(),
-        "git_sha": _git_sha(),
-        "verifier_version": VERIFIER_VERSION,
-        "model_info": model_info,
-        "benchmark_meta": {"metric": bench.metric, "breakdown": list(bench.breakdown), "judge": bench.judge},
-        "expected_items": [s.id for s in chosen],
-        "chunk_size": config.batch_size,
-        "status": "running",
-    }
+    # The lock comes first: a second writer is refused before it loads a model.
     with run_lock(out, "run"):
+        if generator is None and _all_recorded(out, cfg, [s.id for s in chosen], p.n):
+            return _finish(RunStore.open(out))
+        if generator is None:
+            if generator_factory is None:
+                generator = make_generator(config.backend, config.model, **dict(config.backend_options))
+            else:
+                generator = generator_factory()
+        model_info = _describe(generator)
+        _check_images_supported(model_info, chosen, config)
+        meta = {
+            "config": cfg,
+            "name": config.name,
+            "model_path": _local_path(config.model),
+            "runtime_options": runtime_options(config.backend_options),
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "sophia_eval_version": package_version(),
+            "git_sha": _git_sha(),
+            "verifier_version": VERIFIER_VERSION,
+            "model_info": model_info,
+            "benchmark_meta": {"metric": bench.metric, "breakdown": list(bench.breakdown), "judge": bench.judge},
+            "expected_items": [s.id for s in chosen],
+            "chunk_size": config.batch_size,
+            "status": "running",
+        }
         store = RunStore.create_or_resume(out, meta)
         store.update_meta(status="running", error=None, name=config.name, model_info=model_info,
                           runtime_options=meta["runtime_options"])

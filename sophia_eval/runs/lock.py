@@ -26,8 +26,10 @@ class RunLockedError(RunStoreError):
 
 @contextmanager
 def run_lock(run_dir: str | os.PathLike[str], action: str) -> Iterator[None]:
-    """Hold the run directory's writer lock for the block (creating the directory if needed)."""
+    """Hold the run directory's writer lock for the block (creating the directory if needed; a
+    directory created here that holds nothing but the lock afterwards is removed again)."""
     path = Path(run_dir)
+    created = not path.exists()
     path.mkdir(parents=True, exist_ok=True)
     lock = path / LOCK_FILE
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
@@ -46,6 +48,9 @@ def run_lock(run_dir: str | os.PathLike[str], action: str) -> Iterator[None]:
             yield
         finally:
             os.ftruncate(fd, 0)
+            if created and [p.name for p in path.iterdir()] == [LOCK_FILE]:  # e.g. the model failed to load
+                lock.unlink()
+                path.rmdir()
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)

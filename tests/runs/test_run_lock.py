@@ -35,3 +35,14 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
     assert (run / LOCK_FILE).read_text().startswith(f"pid {proc.pid}")  # left behind by the dead holder
     with run_lock(run, "run"):
         assert (run / LOCK_FILE).read_text().startswith(f"pid {os.getpid()}")
+
+
+def test_a_directory_made_only_for_the_lock_is_removed_again(tmp_path):
+    with pytest.raises(RuntimeError):
+        with run_lock(tmp_path / "new", "run"):
+            raise RuntimeError("model failed to load")
+    assert not (tmp_path / "new").exists()
+    kept = tmp_path / "kept"
+    with run_lock(kept, "run"):
+        (kept / "run.json").write_text("{}")
+    assert sorted(p.name for p in kept.iterdir()) == [LOCK_FILE, "run.json"]
