@@ -357,6 +357,7 @@ def run(
 
     # The lock comes first: a second writer is refused before it loads a model.
     with run_lock(out, "run"):
+        _scrub_legacy_options(out, cfg, config.backend_options)
         if generator is None and _all_recorded(out, cfg, [s.id for s in chosen], p.n):
             return _finish(RunStore.open(out))
         if generator is None:
@@ -445,6 +446,19 @@ def _generate_missing(store: RunStore, config: RunConfig, bench: BenchmarkInfo, 
                     f"{records[-1].get('error')}); records so far are kept in {out}: fix the backend "
                     "and rerun the same command to resume"
                 )
+
+
+def _scrub_legacy_options(out: Path, cfg: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+    """A run started before operational options and secrets left the config (they were stored and
+    hashed): when its hash is that of this config with every option, rewrite its config without
+    them, so it resumes and no longer holds the key."""
+    store = RunStore(out)
+    if not store.run_file.exists():
+        return
+    legacy = {**cfg, "model": {**cfg["model"], "options": dict(options)}}
+    stored = store.meta.get("config_hash")
+    if stored != config_hash(cfg) and stored == config_hash(legacy):
+        store.update_meta(config=dict(cfg), config_hash=config_hash(cfg))
 
 
 def _check_images_supported(model_info: Mapping[str, Any], chosen: Sequence[Sample], config: RunConfig) -> None:

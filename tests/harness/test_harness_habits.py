@@ -72,3 +72,20 @@ def test_a_run_stopped_by_a_failing_backend_is_failed_with_the_error(tmp_path):
             generator=FakeGenerator(raise_batches=(0,)), samples=toy_samples(4), bench=BENCH, progress=False)
     meta = RunStore.open(tmp_path / "r").meta
     assert meta["status"] == "failed" and "simulated backend failure" in meta["error"]
+
+
+def test_a_run_that_stored_its_api_key_resumes_and_loses_the_key(tmp_path):
+    import json
+
+    from sophia_eval.runs.store import config_hash
+
+    out = tmp_path / "r"
+    config = toy_config(out, backend_options={"api_key": "sk-OLD", "timeout_s": 30})
+    run(config, generator=FakeGenerator(), samples=toy_samples(2), bench=BENCH, progress=False)
+    meta = json.loads((out / "run.json").read_text())  # as written before options were filtered
+    meta["config"]["model"]["options"] = {"api_key": "sk-OLD", "timeout_s": 30}
+    meta["config_hash"] = config_hash(meta["config"])
+    (out / "run.json").write_text(json.dumps(meta))
+    run(config, generator=FakeGenerator(), samples=toy_samples(2), bench=BENCH, progress=False)
+    text = (out / "run.json").read_text()
+    assert "sk-OLD" not in text and json.loads(text)["status"] == "complete"
