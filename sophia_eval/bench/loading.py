@@ -194,6 +194,33 @@ def _check_pin(path: Path, sha: str | None, report: LoadReport) -> None:
                         "(re-download it, or update the pin and the benchmark version together)")
 
 
+def _contained_image(value: str, base: Path, root: Path, where: str, item: str) -> Path:
+    """`base / value`, refusing absolute paths and any path that leaves the data root: an image
+    path in a data file must never make us read (and send to a model server) another file."""
+    rel = Path(value)
+    if rel.is_absolute() or ".." in rel.parts:
+        raise DataError(f"{where} (item {item}): image path {value!r} is absolute or contains '..'; "
+                        "expected a path relative to the benchmark's image folder")
+    path = base / rel
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        raise DataError(f"{where} (item {item}): image path {value!r} resolves outside the data root {root} "
+                        "(a symbolic link?); expected a file inside it") from None
+    return path
+
+
+def _check_decodes(path: Path, where: str, item: str) -> None:
+    """Refuse a file that is not an image (reads the header only: cheap for every load)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path):
+            pass
+    except (UnidentifiedImageError, OSError) as exc:
+        raise DataError(f"{where} (item {item}): image file {path} is not a readable image ({exc})") from None
+
+
 def _resolve_images(values: list[Any], where: str, item: str, layout: LocalSpec | None, root: Path,
                     require: bool = True) -> tuple[Any, ...]:
     out: list[Any] = []
@@ -215,9 +242,11 @@ def _resolve_images(values: list[Any], where: str, item: str, layout: LocalSpec 
                 raise DataError(f"{where} (item {item}): image is a web URL {v!r}; expected a local file or embedded image")
             if layout is None:
                 raise DataError(f"{where} (item {item}): image path {v!r} with no local layout to resolve it against")
-            p = root / layout.dir / layout.image_root / v
+            p = _contained_image(v, root / layout.dir / layout.image_root, root, where, item)
             if layout.images and not p.is_file():
                 raise DataError(f"{where} (item {item}): image file {p} is missing; expected it under {p.parent}")
+            if layout.images and require:
+                _check_decodes(p, where, item)
             out.append(str(p))
         elif hasattr(v, "size") and hasattr(v, "mode"):  # a decoded PIL image from `datasets`
             out.append(v)

@@ -146,3 +146,27 @@ def prompt_hash(messages: list[dict[str, Any]]) -> str:
 
     blob = json.dumps(canon(messages), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def prompt_for_record(messages: list[dict[str, Any]], data_root: str | None = None) -> list[dict[str, Any]]:
+    """The messages as stored with each sample (`--log_samples` style): text verbatim, an image as
+    its path relative to the data root (no local absolute paths in shared runs), an embedded image
+    as `pil:<pixel hash>:<mode>:<size>`."""
+    from pathlib import PurePath
+
+    def image_ref(img: Any) -> str:
+        if isinstance(img, str) and data_root:
+            try:
+                return PurePath(img).relative_to(data_root).as_posix()
+            except ValueError:
+                return PurePath(img).name
+        return img if isinstance(img, str) else _image_token(img)
+
+    out = []
+    for msg in messages:
+        content = msg.get("content")
+        if isinstance(content, list):
+            content = [{"type": "image", "image": image_ref(p.get("image"))} if p.get("type") == "image" else dict(p)
+                       for p in content]
+        out.append({"role": msg.get("role"), "content": content})
+    return out

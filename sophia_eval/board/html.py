@@ -1,6 +1,9 @@
-"""A self-contained HTML leaderboard page: inline CSS and inline SVG plots, no script, no CDN.
+"""A self-contained HTML leaderboard page: inline CSS, inline SVG plots and one small inline
+script (click a column header to sort); nothing is loaded from elsewhere.
 
-Per protocol: the overview table with SOPHIA-style averages, base-vs-trained charts in the
+Per protocol: the overview table (rank, model, average first, so they show without scrolling;
+a run's name links to its run directory and its samples), then the user's own checkpoint-vs-base
+charts (`--pair`) before the published base-vs-trained charts in the
 style of the SOPHIA paper's Figure 1 (grouped bars per benchmark, deltas over the base), and per
 benchmark a ranked bar chart with 95% interval whiskers (runs in orange, published numbers in
 blue; hatched bars are runs flagged as not like-for-like) above the full table with flags.
@@ -9,16 +12,18 @@ blue; hatched bars are runs flagged as not like-for-like) above the full table w
 from __future__ import annotations
 
 import html
+import os
 from datetime import datetime, timezone
+from pathlib import Path
 
-from sophia_eval.board.leaderboard import BaseChart, Leaderboard, Overview, Table
-from sophia_eval.board.labels import chart_deltas, column_label, protocol_title, row_labels
+from sophia_eval.board.leaderboard import BaseChart, Leaderboard, Overview, OverviewRow, Table
+from sophia_eval.board.labels import chart_deltas, column_label, portable_path, protocol_title, row_labels
 
 RUN_COLOUR = "#e8743b"
 BASELINE_COLOUR = "#5b8db8"
 SERIES = ("#9aa5b1", "#e8743b", "#2e9e6a", "#7a5cc2", "#c2457a", "#c9a227")
 _CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1100px;
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1480px;
 color:#1f2933;padding:0 16px;line-height:1.45}
 h1{font-size:1.6em;margin-bottom:4px}h2{margin-top:40px;border-bottom:2px solid #d9e2ec;padding-bottom:4px}
 h3{margin:28px 0 6px}table{border-collapse:collapse;font-size:13px;margin:8px 0}
@@ -30,6 +35,20 @@ svg text{font-family:system-ui,sans-serif}details{margin:4px 0 14px}summary{curs
 .legend span{display:inline-block;margin-right:14px;font-size:13px}
 .legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}
 .scroll{overflow-x:auto;max-width:100%;margin:8px 0}.scroll table{margin:0}
+th.sort{cursor:pointer;user-select:none}th.sort:after{content:" \\2195";color:#9aa5b1;font-size:10px}
+table.overview td:nth-child(2),table.overview th:nth-child(2){position:sticky;left:0;background:#fff;z-index:1;min-width:15em}
+table.overview tr.run td:nth-child(2){background:#fff4ec}table.overview th:nth-child(2){background:#f0f4f8}
+"""
+
+# Sorts the table whose header was clicked: numbers numerically (empty cells last), text otherwise.
+_SORT_JS = """
+document.querySelectorAll("th.sort").forEach(function(th){th.addEventListener("click",function(){
+var table=th.closest("table"),body=table.tBodies[0],i=Array.prototype.indexOf.call(th.parentNode.children,th);
+var asc=th.dataset.dir!=="asc";th.dataset.dir=asc?"asc":"desc";
+function key(tr){var t=(tr.children[i]||{}).textContent||"";var n=parseFloat(t);return isNaN(n)?t.trim().toLowerCase():n;}
+var rows=Array.prototype.slice.call(body.rows);rows.sort(function(a,b){var x=key(a),y=key(b);
+if(x===""&&y!=="")return 1;if(y===""&&x!=="")return -1;if(typeof x!==typeof y){x=String(x);y=String(y);}
+return (x<y?-1:x>y?1:0)*(asc?1:-1);});rows.forEach(function(r){body.appendChild(r);});});});
 """
 
 
@@ -168,9 +187,10 @@ def base_chart_svg(chart: BaseChart, width: int = 900) -> str:
     return "".join(out)
 
 
-def _scroll_table(head: str, rows: list[str]) -> str:
+def _scroll_table(head: str, rows: list[str], cls: str = "") -> str:
     """A table in a box that scrolls sideways when wider than the page (the page itself never does)."""
-    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+    attr = f' class="{cls}"' if cls else ""
+    return f'<div class="scroll"><table{attr}><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
 
 def _deltas_html(chart: BaseChart) -> str:
@@ -182,23 +202,73 @@ def _deltas_html(chart: BaseChart) -> str:
     return _scroll_table(f"<th>Points over {_e(chart.base)}</th>{head}<th>Average</th>", rows)
 
 
-def _overview_html(ov: Overview) -> str:
-    head = "".join(f"<th>{_e(column_label(c))}</th>" for c in ov.columns)
+def _run_links(r: OverviewRow, link_base: Path | None) -> str:
+    """Links from an overview row to its runs' directories and samples (relative to the page)."""
+    if link_base is None or r.kind != "run":
+        return ""
+    links = []
+    for run in dict.fromkeys(c.entry.run.path for c in r.cells.values() if c.entry.run is not None):
+        href = Path(os.path.relpath(Path(run).resolve(), link_base.resolve())).as_posix()
+        links.append(f'<a href="{_e(href)}/">{_e(Path(run).name)}</a> (<a href="{_e(href)}/samples.jsonl">samples</a>)')
+    return '<br><span class="muted">' + "<br>".join(links) + "</span>" if links else ""
+
+
+def _pair_tests_html(chart: BaseChart, ov: Overview) -> str:
+    """For a `--pair` of runs: per benchmark, the checkpoint's gain over the base with its paired
+    95% interval and p-value (as `sophia-eval compare` computes them from the records)."""
+    from sophia_eval.board.compare import ProtocolMismatch, compare_runs
+
+    runs = {r.model: r for r in ov.rows if r.kind == "run"}
+    base = runs.get(chart.base)
     rows = []
-    for r in ov.rows:
+    for name in chart.variants:
+        variant = runs.get(name)
+        for c in chart.columns:
+            a = base.cells[c].entry.run if base and c in base.cells else None
+            b = variant.cells[c].entry.run if variant and c in variant.cells else None
+            if a is None or b is None:
+                continue
+            try:
+                cmp = compare_runs(a, b, force=True, n_resamples=2000)
+            except ProtocolMismatch as exc:
+                rows.append(f"<tr><td>{_e(name)}</td><td>{_e(column_label(c))}</td><td colspan=\"4\">{_e(exc)}</td></tr>")
+                continue
+            t = cmp.test
+            ci = "" if t.ci_low is None else f"{100 * t.ci_low:+.1f} to {100 * t.ci_high:+.1f}"
+            p = "<1e-4" if t.p_value < 1e-4 else f"{t.p_value:.4f}"
+            note = "; ".join(cmp.differences)
+            rows.append(f"<tr><td>{_e(name)}</td><td>{_e(column_label(c))}</td><td class=\"num\">{100 * t.delta:+.2f}</td>"
+                        f"<td class=\"num\">{ci}</td><td class=\"num\">{p}</td>"
+                        f"<td>{_e(t.method)}{' (' + str(t.n_items) + ' items)'}{'; protocols differ: ' + _e(note) if note else ''}</td></tr>")
+    if not rows:
+        return ""
+    return _scroll_table(f"<th>Checkpoint</th><th>Benchmark</th><th>Δ points over {_e(chart.base)}</th>"
+                         "<th>95% CI</th><th>p</th><th>Test</th>", rows)
+
+
+def _overview_html(ov: Overview, link_base: Path | None = None) -> str:
+    """Rank, model and average first (visible without scrolling); every column sorts on click."""
+    head = "".join(f'<th class="sort">{_e(column_label(c))}</th>' for c in ov.columns)
+    rows = []
+    full = len(ov.columns)
+    for rank, r in enumerate(ov.rows, start=1):
         cls = ' class="run"' if r.kind == "run" else ""
-        name = _e(r.display) + (' <span class="flag">⚠</span>' if r.flagged else "")
+        name = _e(r.display) + (' <span class="flag">⚠</span>' if r.flagged else "") + _run_links(r, link_base)
         cells = "".join(
             f'<td class="num">{_e(r.cells[c].entry.value_text) if c in r.cells else ""}</td>' for c in ov.columns
         )
-        avg = "" if r.average is None else f"{r.average:.2f}" + ("*" if r.n_columns < len(ov.columns) else "")
-        rows.append(f"<tr{cls}><td>{name}</td>{cells}<td class=\"num\"><b>{avg}</b></td>"
-                    f"<td class=\"num\">{r.n_columns}/{len(ov.columns)}</td></tr>")
+        avg = "" if r.average is None else f"{r.average:.2f}" + ("*" if r.n_columns < full else "")
+        place = str(rank) if r.n_columns == full else ""
+        rows.append(f'<tr{cls}><td class="num">{place}</td><td>{name}</td><td class="num"><b>{avg}</b></td>'
+                    f'<td class="num">{r.n_columns}/{full}</td>{cells}</tr>')
     return (
-        _scroll_table(f"<th>Model</th>{head}<th>Average</th><th>Benchmarks</th>", rows) +
-        '<p class="muted">Average: unweighted mean over the benchmarks a model has (SOPHIA-style); '
+        _scroll_table('<th class="sort">#</th><th class="sort">Model</th><th class="sort">Average</th>'
+                      f'<th class="sort">Benchmarks</th>{head}', rows, cls="overview") +
+        '<p class="muted">#: rank by average among models with every benchmark of the protocol. '
+        "Average: unweighted mean over the benchmarks a model has (SOPHIA-style); "
         "* marks an average over fewer benchmarks than the protocol's. ⚠: a run with flags "
-        "(protocol differences from the published numbers, or a subset of the items; see the tables below).</p>"
+        "(protocol differences from the published numbers, or a subset of the items; see the tables below). "
+        "Click a column header to sort.</p>"
     )
 
 
@@ -211,7 +281,7 @@ def _table_html(t: Table) -> str:
             b = e.baseline
             src = f'<a href="{_e(b.source_url)}">{_e(b.reported_by)}</a>, {_e(b.source_date)} ({_e(b.reported_as)})'
         else:
-            src = f"<code>{_e(e.source)}</code>"
+            src = f"<code>{_e(portable_path(e.source))}</code>"
         cls = ' class="run"' if e.kind == "run" else ""
         rows.append(
             f"<tr{cls}><td class=\"num\">{r.rank}</td><td>{_e(label)}</td>"
@@ -227,7 +297,9 @@ def _table_html(t: Table) -> str:
     )
 
 
-def to_html(board: Leaderboard, *, title: str = "sophia-eval leaderboard") -> str:
+def to_html(board: Leaderboard, *, title: str = "sophia-eval leaderboard", link_base: Path | None = None) -> str:
+    """The page; with `link_base` (the folder the page is written to), run rows link to their
+    run directories relative to it."""
     n_pub = sum(1 for _, r in board.entries() if r.entry.kind == "baseline")
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     nav = "".join(f'<a href="#{_anchor(ov.protocol)}">{_e(protocol_title(board, ov.protocol))}</a>' for ov in board.overviews)
@@ -246,7 +318,7 @@ def to_html(board: Leaderboard, *, title: str = "sophia-eval leaderboard") -> st
         f"<nav>{nav}</nav>",
     ]
     for path, reason in board.skipped:
-        parts.append(f'<p class="flag">Skipped <code>{_e(path)}</code>: {_e(reason)}</p>')
+        parts.append(f'<p class="flag">Left out <code>{_e(portable_path(path))}</code>: {_e(reason)}</p>')
     for ov in board.overviews:
         pid = ov.protocol
         parts.append(f'<h2 id="{_anchor(pid)}">{_e(protocol_title(board, pid))}</h2>')
@@ -255,10 +327,13 @@ def to_html(board: Leaderboard, *, title: str = "sophia-eval leaderboard") -> st
             parts.append(f"<p>Protocol <code>{_e(pid)}</code>: {_e(p.description)}</p>")
             if p.notes:
                 parts.append(f'<p class="muted">{_e(p.notes)}</p>')
-        parts.append(_overview_html(ov))
-        for chart in (c for c in board.charts if c.protocol == pid):
-            parts.append(f"<h3>{_e(chart.title)}</h3>{base_chart_svg(chart)}{_deltas_html(chart)}")
+        parts.append(_overview_html(ov, link_base))
+        charts = [c for c in board.charts if c.protocol == pid]
+        # the user's own checkpoint-vs-base pairs (a run as base) before the published ones
+        for chart in sorted(charts, key=lambda c: c.base_run_preset is None):
+            tests = _pair_tests_html(chart, ov) if chart.base_run_preset is not None else ""
+            parts.append(f"<h3>{_e(chart.title)}</h3>{base_chart_svg(chart)}{tests or _deltas_html(chart)}")
         for t in (t for t in board.tables if t.protocol == pid):
             parts.append(_table_html(t))
-    parts.append("</body></html>")
+    parts.append(f"<script>{_SORT_JS}</script></body></html>")
     return "\n".join(parts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 from typing import Sequence
 
 from sophia_eval.board.leaderboard import RUN_ONLY_PREFIX, BaseChart, Column, Leaderboard, Row
@@ -41,3 +42,15 @@ def protocol_title(board: Leaderboard, pid: str) -> str:
 def column_label(col: Column) -> str:
     bench, split, metric = col
     return f"{bench} {split}" + ("" if metric == "pass@1" else f" {metric}")
+
+
+def portable_path(path: str | Path) -> str:
+    """A run directory as shown in shared files: relative to the working directory when below it,
+    else its last two components; never a local absolute path."""
+    p = Path(path)
+    if not p.is_absolute():
+        return p.as_posix()
+    try:
+        return p.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return ".../" + "/".join(p.parts[-2:])

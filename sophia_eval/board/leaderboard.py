@@ -271,10 +271,14 @@ def build_leaderboard(
     published = {key[:3]: [] for key in groups}
     for key in groups:
         published[key[:3]].append(key[3])
+    left_out = list(skipped)
     for run in runs:
         kind = vocab.get(run.benchmark, ({}, run.metric_kind))[1]
         n = split_n(run.benchmark, run.split)
-        for e in run_entries(run, kind):
+        entries = run_entries(run, kind)
+        if not entries:
+            left_out.append((str(run.path), _no_value_reason(run)))
+        for e in entries:
             targets = published.get(e.column)
             if targets:
                 for pid in targets:
@@ -302,8 +306,14 @@ def build_leaderboard(
     charts = _charts(overviews, pairs)
     return Leaderboard(
         tables=tuple(tables), overviews=overviews, charts=charts, protocols=dict(protocols),
-        runs=tuple(runs), skipped=tuple(skipped),
+        runs=tuple(runs), skipped=tuple(left_out),
     )
+
+
+def _no_value_reason(run: RunInfo) -> str:
+    counts = run.summary.get("status_counts") or {}
+    seen = ", ".join(f"{k} {v}" for k, v in counts.items()) or "no records"
+    return f"no scored value for any leaderboard metric (sample statuses: {seen}); see its samples.jsonl"
 
 
 RUN_SETTINGS = ("temperature", "top_p", "max_new_tokens", "n", "system_prompt", "prompt_template", "use_hint")

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 from pathlib import Path
 
 from sophia_eval.board.html import to_html
-from sophia_eval.board.labels import chart_deltas, column_label, protocol_title
+from sophia_eval.board.labels import chart_deltas, column_label, portable_path, protocol_title
 from sophia_eval.board.leaderboard import BaseChart, Entry, Leaderboard, Overview, Row, Table
 
 CSV_COLUMNS = (
@@ -25,12 +26,29 @@ def _ci(e: Entry) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text for a markdown table cell: HTML escaped (a model named `<script>` stays text), no pipes or newlines."""
+    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A CSV cell starting with one of these is a formula to spreadsheet programs."""
+
+
+def csv_safe(value: object) -> object:
+    """Neutralise text that a spreadsheet would run as a formula (prefix `'`); numbers pass."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
+
 
 
 def _model_cell(e: Entry) -> str:
     if e.kind == "run":
-        return f"**{_cell(e.model)}** (run `{e.run.path.name if e.run else e.source}`, {e.protocol})"
+        return f"**{_cell(e.model)}** (run `{_cell(e.run.path.name if e.run else portable_path(e.source))}`, {_cell(e.protocol)})"
     return _cell(e.model)
 
 
@@ -38,7 +56,7 @@ def _source_cell(e: Entry) -> str:
     if e.baseline is not None:
         b = e.baseline
         return f"[{_cell(b.reported_by)}]({b.source_url}), {b.source_date}"
-    return f"`{_cell(e.source)}`"
+    return f"`{_cell(portable_path(e.source))}`"
 
 
 def _table_md(t: Table) -> list[str]:
@@ -51,7 +69,7 @@ def _table_md(t: Table) -> list[str]:
             f"| {r.rank} | {_model_cell(e)} | {e.value_text} | {_ci(e)} | {_cell(flags)} | {_source_cell(e)} |"
         )
     for note in t.notes:
-        lines += ["", f"_{note}_"]
+        lines += ["", f"_{_cell(note)}_"]
     return lines + [""]
 
 
@@ -59,7 +77,7 @@ def _overview_md(ov: Overview) -> list[str]:
     head = ["Model", *(column_label(c) for c in ov.columns), "Average", "Benchmarks"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in ov.rows:
-        name = f"**{_cell(r.model)}** (run, {r.preset})" if r.kind == "run" else _cell(r.model)
+        name = f"**{_cell(r.model)}** (run, {_cell(r.preset)})" if r.kind == "run" else _cell(r.model)
         if r.flagged:
             name += " ⚠"
         cells = [r.cells[c].entry.value_text if c in r.cells else "" for c in ov.columns]
@@ -98,7 +116,7 @@ def to_markdown(board: Leaderboard) -> str:
         "",
     ]
     for path, reason in board.skipped:
-        lines.append(f"- skipped `{path}`: {reason}")
+        lines.append(f"- left out `{_cell(portable_path(path))}`: {_cell(reason)}")
     if board.skipped:
         lines.append("")
     by_protocol: dict[str, list[Table]] = {}
@@ -132,7 +150,7 @@ def _csv_row(t: Table, r: Row) -> dict[str, object]:
         "flags": "; ".join(r.flags), "entry_protocol": e.protocol,
         "reported_by": b.reported_by if b else "", "self_reported": b.self_reported if b else "",
         "source_url": b.source_url if b else "", "source_date": b.source_date if b else "",
-        "reported_as": b.reported_as if b else "", "source": e.source,
+        "reported_as": b.reported_as if b else "", "source": portable_path(e.source) if e.kind == "run" else e.source,
     }
 
 
@@ -142,7 +160,7 @@ def to_csv(board: Leaderboard) -> str:
     writer = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
     writer.writeheader()
     for t, r in board.entries():
-        writer.writerow(_csv_row(t, r))
+        writer.writerow({k: csv_safe(v) for k, v in _csv_row(t, r).items()})
     return buf.getvalue()
 
 
@@ -153,5 +171,5 @@ def write_outputs(board: Leaderboard, out_dir: str | Path) -> dict[str, Path]:
     paths = {"markdown": out / "leaderboard.md", "csv": out / "leaderboard.csv", "html": out / "leaderboard.html"}
     paths["markdown"].write_text(to_markdown(board), encoding="utf-8")
     paths["csv"].write_text(to_csv(board), encoding="utf-8")
-    paths["html"].write_text(to_html(board), encoding="utf-8")
+    paths["html"].write_text(to_html(board, link_base=out), encoding="utf-8")
     return paths

@@ -34,7 +34,7 @@ def _timed_out(reason: str) -> bool:
     return reason.startswith("gold could not be checked: timeout")
 
 
-def check_golds(samples: list[Any], *, progress: Any = None, task: Any = None,
+def check_golds(samples: list[Any], *, progress: Any = None,
                 check: Any = None) -> tuple[list[tuple[Any, str]], list[tuple[Any, str]]]:
     """(unparseable, timed_out): (sample, reason) for every gold answer the verifier does not
     understand, and for every gold whose check still timed out at the largest retry budget."""
@@ -52,7 +52,7 @@ def check_golds(samples: list[Any], *, progress: Any = None, task: Any = None,
         if reason is not None:
             (slow if _timed_out(reason) else bad).append((s, reason))
         if progress is not None:
-            progress.advance(task)
+            progress.advance(1)
     return bad, slow
 
 
@@ -108,9 +108,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Load benchmarks, check hashes, counts and images, and parse every gold answer."""
         from rich.console import Console
-        from rich.progress import Progress
 
         from sophia_eval.bench.loading import DataError, load_split, resolve_data_dir, split_available
+        from sophia_eval.harness.progress import Progress
         from sophia_eval.bench.registry import get_benchmark, list_benchmarks, parse_ref
 
         import sys
@@ -156,9 +156,8 @@ def register(app: typer.Typer) -> None:
                 console.print(f"[red]FAIL[/] {label}: {exc}")
                 failures += 1
                 continue
-            with Progress(transient=True, console=console, disable=not console.is_terminal) as progress:
-                task = progress.add_task(f"checking golds of {label}", total=len(samples))
-                bad, slow = check_golds(samples, progress=progress, task=task)
+            with Progress(f"checking golds of {label}", len(samples), enabled=True, unit="items") as progress:
+                bad, slow = check_golds(samples, progress=progress)
             total_bad += len(bad)
             notes = []
             if report.excluded:

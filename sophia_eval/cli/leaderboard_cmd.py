@@ -15,7 +15,7 @@ def _fail(message: str) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    Console(stderr=True, emoji=False).print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=_EXIT_BAD_INPUT)
 
 
@@ -40,13 +40,13 @@ def _print_leaderboard(board, show_all: bool) -> None:
 
     from sophia_eval.board.labels import protocol_title
 
-    console = Console()
+    console = Console(emoji=False)
     for path, reason in board.skipped:
-        console.print(f"[yellow]skipped[/] {path}: {reason}", highlight=False)
+        console.print(f"[yellow]left out[/] {escape(path)}: {escape(reason)}", highlight=False)
     for ov in board.overviews:
         if not (show_all or any(r.kind == "run" for r in ov.rows)):
             continue
-        t = RichTable(title=f"{protocol_title(board, ov.protocol)}: overview", title_justify="left")
+        t = RichTable(title=f"{escape(protocol_title(board, ov.protocol))}: overview", title_justify="left")
         t.add_column("Model", no_wrap=True, max_width=30, overflow="ellipsis")
         for c in ov.columns:
             t.add_column(_short(c), justify="right")
@@ -64,7 +64,7 @@ def _print_leaderboard(board, show_all: bool) -> None:
     for table in board.tables:
         if not (show_all or any(r.entry.kind == "run" for r in table.rows)):
             continue
-        t = RichTable(title=f"{table.benchmark} / {table.split} / {table.metric}  [{protocol_title(board, table.protocol)}]",
+        t = RichTable(title=escape(f"{table.benchmark} / {table.split} / {table.metric}  [{protocol_title(board, table.protocol)}]"),
                       title_justify="left")
         t.add_column("#", justify="right")
         t.add_column("Model", max_width=40, overflow="fold")
@@ -178,8 +178,8 @@ def _print_comparison(c, max_flips: int) -> None:
     from rich.markup import escape
     from rich.table import Table as RichTable
 
-    console = Console()
-    t = RichTable(title=f"{c.candidate}  vs  {c.reference}", title_justify="left")
+    console = Console(emoji=False)
+    t = RichTable(title=escape(f"{c.candidate}  vs  {c.reference}"), title_justify="left")
     for name in ("Benchmark", "Items", "A %", "B %", "Δ points", "95% CI", "p", "Test", "Flags"):
         t.add_column(name, justify="left" if name in ("Benchmark", "Test", "Flags") else "right",
                      overflow="fold")

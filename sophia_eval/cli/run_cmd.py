@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import typer
 
@@ -24,15 +27,41 @@ DEMO_MAX_NEW_TOKENS = 96
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, KeyError, FileNotFoundError, NotADirectoryError, PermissionError)
 
 
-def fail(exc: BaseException) -> "typer.Exit":
-    """Print a one-line error (no traceback) and return the exit to raise."""
+def make_console(stderr: bool = False) -> Any:
+    """A console that never turns user text into emoji (`file:100:`); markup in user-provided
+    names is escaped with `esc` where it is printed."""
     from rich.console import Console
+
+    return Console(stderr=stderr, emoji=False, soft_wrap=True)
+
+
+def esc(text: Any) -> str:
+    """User-provided text (model names, paths, error messages) made safe for console markup."""
     from rich.markup import escape
 
+    return escape(str(text))
+
+
+def fail(exc: BaseException) -> "typer.Exit":
+    """Print a one-line error (no traceback) and return the exit to raise."""
     msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-    # Escaped: messages carry brackets that are not markup (`pip install 'sophia-eval[vllm]'`).
-    Console(stderr=True).print(f"[bold red]error:[/] {escape(msg)}", highlight=False, markup=True, soft_wrap=True)
+    make_console(stderr=True).print(f"[bold red]error:[/] {esc(msg)}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(2)
+
+
+STATUS_EXIT = {"failed": 1}
+"""Exit code of `run`/`score` by the run's final status (others: 0)."""
+
+
+def report_status(console: Any, path: Path, meta: dict[str, Any]) -> int:
+    """Explain a run that did not end `complete`; the exit code its status calls for."""
+    from sophia_eval.runs.reading import status_advice
+
+    status = meta.get("status") or "running"
+    if status != "complete":
+        colour = "red" if status == "failed" else "yellow"
+        console.print(f"[{colour}]{status}[/]: {esc(path)}: {esc(status_advice(status, meta))}", highlight=False)
+    return STATUS_EXIT.get(status, 0)
 
 
 def known_errors() -> tuple[type[BaseException], ...]:
@@ -67,7 +96,7 @@ def results_table(rows: list[tuple[str, Path, dict[str, Any]]]) -> Any:
     """Results as a rich table (run directories are printed after it, unwrapped)."""
     from rich.table import Table
 
-    table = Table(title="sophia-eval results (values in %, 95% CI)")
+    table = Table(title="sophia-eval results (values in %, 95% CI)", highlight=False)
     for col in ("benchmark", "items", "samples", "pass@1 [CI]", "other metrics", "unscored", "truncated"):
         table.add_column(col, overflow="fold")
     for name, path, s in rows:
@@ -80,15 +109,16 @@ def results_table(rows: list[tuple[str, Path, dict[str, Any]]]) -> Any:
         counts = s["status_counts"]
         unscored = ", ".join(f"{k} {v}" for k, v in counts.items() if k not in SCORED_STATUSES)
         trunc = "-" if s.get("truncation_rate") is None else f"{100 * s['truncation_rate']:.1f}%"
-        table.add_row(name, str(s["n_items"]), str(s["n_samples"]), head, more or "-", unscored or "0", trunc)
+        table.add_row(esc(name), str(s["n_items"]), str(s["n_samples"]), head, more or "-", unscored or "0", trunc)
     return table
 
 
 def register(app: typer.Typer) -> None:
     @app.command("run")
-    def run(
+    def run(  # noqa: PLR0913 - one parameter per CLI option
         model: Optional[str] = typer.Option(None, "--model", "-m", help="Model id or local path (served name for --backend openai). Omitted: the embedded demo."),
-        benchmark: Optional[str] = typer.Option(None, "--benchmark", "-b", help="NAME[:SPLIT][,NAME...]"),
+        name: Optional[str] = typer.Option(None, "--name", help="Name on leaderboards and in the default run directory (default: from the model path; two checkpoints both called 'final' stay apart)"),
+        benchmark: Optional[str] = typer.Option(None, "--benchmark", "-b", "--tasks", help="NAME[:SPLIT][,NAME...]; lmms-eval task names (mathvision_testmini, ...) are mapped, with a note"),
         backend: str = typer.Option("transformers", help=f"{' | '.join(BACKENDS)} (lmms: the lmms-eval wrapper, -o model_args=pretrained=PATH)"),
         protocol: Optional[str] = typer.Option(None, help="Preset: sophia (default) | sophia_model | greedy (demo default)"),
         limit: Optional[int] = typer.Option(None, help="Only the first N items"),
@@ -101,7 +131,7 @@ def register(app: typer.Typer) -> None:
         no_hint: bool = typer.Option(False, "--no-hint", help="Do not prepend the benchmark hint"),
         template: Optional[str] = typer.Option(None, "--template", help="Prompt template name"),
         data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Benchmark data root (else $SOPHIA_EVAL_DATA, else ../shared/data)"),
-        out: Optional[str] = typer.Option(None, "--out", help="Run directory (several benchmarks: parent directory)"),
+        out: Optional[str] = typer.Option(None, "--out", "--output_path", help="Run directory (several benchmarks: parent directory)"),
         batch_size: int = typer.Option(8, "--batch-size"),
         shard: Optional[str] = typer.Option(None, "--shard", help="I/N: this process evaluates every N-th item from I"),
         base_url: Optional[str] = typer.Option(None, "--base-url", help="openai backend: server URL, e.g. http://localhost:8000/v1"),
@@ -111,22 +141,32 @@ def register(app: typer.Typer) -> None:
         verify_workers: Optional[int] = typer.Option(None, "--verify-workers"),
         threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (demo default: 1)"),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
+        model_args: Optional[str] = typer.Option(None, "--model_args", hidden=True),
+        log_samples: bool = typer.Option(False, "--log_samples", hidden=True),
     ) -> None:
         """Evaluate a model on benchmarks: generate, verify, score; resumable (rerun to resume)."""
         params = dict(locals())
-        from rich.console import Console
+        from sophia_eval.runs.store import RunStore
 
-        console = Console()
+        console = make_console()
         try:
-            rows = _run(console, **params)
+            with sigterm_as_interrupt() as received:
+                rows = _run(console, **params)
         except known_errors() as exc:
             raise fail(exc) from None
         except KeyboardInterrupt:
-            console.print("[yellow]interrupted[/]: records so far are kept; rerun the same command to resume")
-            raise typer.Exit(130) from None
-        console.print(results_table(rows))
-        for name, path, _ in rows:
-            console.print(f"run written to [bold]{path}[/] ({name}); re-score with: sophia-eval score {path}")
+            what = "terminated (SIGTERM)" if received else "interrupted"
+            console.print(f"[yellow]{what}[/]: the run is marked interrupted and records so far are kept; "
+                          "rerun the same command to resume")
+            raise typer.Exit(143 if received else 130) from None
+        console.print(results_table([(n, p, RunStore.open(p).meta["summary"]) for n, p in rows]))
+        code = 0
+        for name, path in rows:
+            console.print(f"run written to [bold]{esc(path)}[/] ({esc(name)}); re-score with: sophia-eval score {esc(path)}",
+                          highlight=False)
+            code = max(code, report_status(console, path, RunStore.open(path).meta))
+        if code:
+            raise typer.Exit(code)
 
     @app.command("merge")
     def merge(
@@ -134,8 +174,6 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", help="Merged run directory"),
     ) -> None:
         """Combine shard runs into one run with one summary (checks missing/duplicate items)."""
-        from rich.console import Console
-
         from sophia_eval.harness.shards import merge as merge_runs
         from sophia_eval.runs.store import RunStore
 
@@ -144,23 +182,84 @@ def register(app: typer.Typer) -> None:
         except known_errors() as exc:
             raise fail(exc) from None
         meta = RunStore.open(path).meta
-        Console().print(results_table([(run_label(meta), path, meta["summary"])]))
-        Console().print(f"merged {len(shards)} shards into [bold]{path}[/]")
+        console = make_console()
+        console.print(results_table([(run_label(meta), path, meta["summary"])]))
+        console.print(f"merged {len(shards)} shards into [bold]{esc(path)}[/]", highlight=False)
 
 
-def _run(console: Any, *, model: str | None, benchmark: str | None, backend: str, protocol: str | None, limit: int | None,
-         n: int | None, temperature: float | None, top_p: float | None, max_new_tokens: int | None,
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[list[int]]:
+    """Within the block, SIGTERM (a scheduler's stop, `kill`) raises KeyboardInterrupt like Ctrl-C,
+    so the run is marked `interrupted` and its records are kept. Yields a list that holds the
+    signal number once one was received."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+SAMPLED_LONG_TOKENS = 8192
+"""A sampled protocol with at least this many new tokens is the paper's full setting: slow."""
+
+
+def describe_protocol(proto: Any) -> str:
+    sampled = f"T={proto.temperature:g}, top_p={proto.top_p:g}" if proto.temperature > 0 else "greedy"
+    return (f"protocol {proto.name}: n={proto.n}, {sampled}, max {proto.max_new_tokens} new tokens, seed {proto.seed}, "
+            f"system prompt {proto.system_prompt or 'none'}")
+
+
+def limit_warning(proto: Any, limit: int | None) -> str | None:
+    """The warning for an ad-hoc `--limit` run under a sampled long-output protocol."""
+    if limit is None or proto.temperature <= 0 or proto.max_new_tokens < SAMPLED_LONG_TOKENS:
+        return None
+    return (f"--limit {limit} with protocol {proto.name} samples at T={proto.temperature:g} with up to "
+            f"{proto.max_new_tokens} new tokens per sample (the paper's full setting: minutes per item on CPU). "
+            "For a quick check use --protocol greedy --max-new-tokens 512.")
+
+
+def lmms_hints(model: str | None, backend: str, model_args: str | None, options: dict[str, Any]) -> None:
+    """lmms-eval's `--model_args`: taken as the lmms backend's option, else a pointed error."""
+    if model_args is None:
+        return
+    if backend == "lmms":
+        options["model_args"] = model_args
+        return
+    pretrained = dict(kv.partition("=")[::2] for kv in model_args.split(",")).get("pretrained")
+    suggestion = f"--model {pretrained}" if pretrained else "--model PATH"
+    raise ValueError(
+        f"--model_args is lmms-eval's option; here give the model with {suggestion} and backend options with "
+        "-o key=value (e.g. -o dtype=bfloat16); to go through lmms-eval's own model classes use "
+        f"--backend lmms --model_args {model_args!r}"
+    )
+
+
+def _run(console: Any, *, model: str | None, name: str | None, benchmark: str | None, backend: str, protocol: str | None,
+         limit: int | None, n: int | None, temperature: float | None, top_p: float | None, max_new_tokens: int | None,
          seed: int | None, system_prompt: str | None, no_hint: bool, template: str | None, data_dir: str | None,
          out: str | None, batch_size: int, shard: str | None, base_url: str | None, option: list[str],
          judge_url: str | None, judge_model: str | None, verify_workers: int | None, threads: int | None,
-         progress: bool) -> list[tuple[str, Path, dict[str, Any]]]:
+         progress: bool, model_args: str | None, log_samples: bool) -> list[tuple[str, Path]]:
+    from sophia_eval.bench.lmms_tasks import resolve_task
     from sophia_eval.harness import runner as harness
     from sophia_eval.harness.protocols import get_protocol
-    from sophia_eval.runs.store import RunStore
 
     options = parse_options(option)
     if base_url:
         options["base_url"] = base_url
+    lmms_hints(model, backend, model_args, options)
+    if log_samples:
+        console.print("note: --log_samples is always on here: every sample, its prompt and its verdict are in "
+                      "samples.jsonl of the run directory", highlight=False)
     item_ids = None
     if model is None:
         from sophia_eval.backends.demo import DEMO_LABEL, demo_model_path
@@ -178,8 +277,8 @@ def _run(console: Any, *, model: str | None, benchmark: str | None, backend: str
         threads = threads or 1
         slice_text = DEMO_SLICE if item_ids else f"first {limit} items"
         console.print(
-            f"[bold yellow]Demo run[/] (no --model given): {DEMO_LABEL}\n"
-            f"  benchmark {benchmark} ({slice_text}), {protocol} decoding, max {max_new_tokens} new tokens, "
+            f"[bold yellow]Demo run[/] (no --model given): {esc(DEMO_LABEL)}\n"
+            f"  benchmark {esc(benchmark)} ({slice_text}), {protocol} decoding, max {max_new_tokens} new tokens, "
             "transformers backend on CPU. A 135M text model: expect low scores; this shows the "
             "pipeline end to end. Pass --model/--benchmark to evaluate a real model.",
             highlight=False,
@@ -203,16 +302,29 @@ def _run(console: Any, *, model: str | None, benchmark: str | None, backend: str
         import torch
 
         torch.set_num_threads(threads)
-    refs = [b.strip() for b in benchmark.split(",") if b.strip()]
+    refs = []
+    for raw in (b.strip() for b in benchmark.split(",") if b.strip()):
+        ours, note = resolve_task(raw)
+        if note:
+            console.print(f"note: {esc(note)}", highlight=False)
+        refs += [r for r in ours.split(",") if r not in refs]
+    named = f", named {esc(name)}" if name else ""
+    console.print(f"{esc(describe_protocol(proto))}; model {esc(model)} ({backend}{named})", highlight=False)
+    warning = limit_warning(proto, limit)
+    if warning:
+        console.print(f"[yellow]warning:[/] {esc(warning)}", highlight=False)
     loaded: list[Any] = []
 
     def load_model() -> Any:  # once for all benchmarks, and only if something is left to generate
         if not loaded:
             from sophia_eval.backends import make_generator
 
-            with console.status(f"loading {model} ({backend})"):
+            with console.status(f"loading {esc(model)} ({backend})"):
                 loaded.append(make_generator(backend, model, **options))
         return loaded[0]
+
+    def notify(message: str) -> None:
+        console.print(esc(message), highlight=False)
 
     rows = []
     for ref in refs:
@@ -222,14 +334,17 @@ def _run(console: Any, *, model: str | None, benchmark: str | None, backend: str
         config = harness.RunConfig(
             benchmark=ref, model=model, backend=backend, protocol=proto, backend_options=options, limit=limit,
             item_ids=item_ids, data_dir=data_dir, out=target, batch_size=batch_size,
-            shard=harness.parse_shard(shard) if shard else None, verify_workers=verify_workers, judge=judge,
+            shard=harness.parse_shard(shard) if shard else None, verify_workers=verify_workers, judge=judge, name=name,
         )
+        cfg = harness.run_config_record(config, bench)
+        run_dir = harness.default_out(config, bench, cfg)
         if out and len(refs) > 1:
-            cfg = harness.run_config_record(config, bench)
-            config = harness.RunConfig(**{**config.__dict__, "out": str(Path(out) / harness.default_out(config, bench, cfg).name)})
+            config = harness.RunConfig(**{**config.__dict__, "out": str(Path(out) / run_dir.name)})
+        console.print(f"{esc(ref)}: {len(samples)} items -> {esc(config.out or run_dir)}", highlight=False)
         if judge is None and bench.judge == "required":
-            console.print(f"[yellow]note:[/] {bench.name}'s official protocol uses an LLM judge; none configured "
-                          "(--judge-url/--judge-model), so it is scored by rules only.")
-        path = harness.run(config, samples=samples, bench=bench, progress=progress, generator_factory=load_model)
-        rows.append((ref, path, RunStore.open(path).meta["summary"]))
+            console.print(f"[yellow]note:[/] {esc(bench.name)}'s official protocol uses an LLM judge; none configured "
+                          "(--judge-url/--judge-model), so it is scored by rules only.", highlight=False)
+        path = harness.run(config, samples=samples, bench=bench, progress=progress, generator_factory=load_model,
+                           notify=notify)
+        rows.append((ref, path))
     return rows

@@ -24,6 +24,8 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from sophia_eval.harness.runner import BenchmarkInfo, model_slug
 from sophia_eval.bench.sample import Sample
+from sophia_eval.harness.protocols import Protocol
+from sophia_eval.runs.lock import run_lock
 from sophia_eval.runs.store import RunStore
 
 ID_KEYS = ("question_id", "pid", "id", "item_id", "index", "problem_id")
@@ -99,28 +101,39 @@ def _lmms_item_id(row: Mapping[str, Any], id_key: str | None) -> tuple[str | Non
 
 def _write_run(
     out: Path | None, records: list[dict[str, Any]], *, kind: str, source: Path, bench: BenchmarkInfo,
-    model: str, extra: Mapping[str, Any], expected: Sequence[str],
+    model: str, extra: Mapping[str, Any], expected: Sequence[str], name: str | None = None,
+    protocol: Protocol | None = None,
 ) -> Path:
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
     n = max((r["sample_index"] for r in records), default=0) + 1
+    generation: dict[str, Any] = {"n": n}
+    if protocol is not None:  # declared by the user: how the predictions were generated
+        generation.update(temperature=protocol.temperature, top_p=protocol.top_p,
+                          max_new_tokens=protocol.max_new_tokens, seed=protocol.seed)
     config = {
         "benchmark": bench.to_config(),
         "model": {"name": model, "slug": model_slug(model), "options": {}},
         "backend": f"import:{kind}",
-        "generation": {"n": n},
-        "protocol": None, "prompt_template": None, "system_prompt": None, "judge": None,
-        "limit": None, "shard": None,
-        "source": {"path": str(source), "sha256_16": digest, **extra},
+        "generation": generation,
+        "protocol": protocol.to_dict() if protocol is not None else None,
+        "prompt_template": None,
+        "system_prompt": protocol.system_prompt if protocol is not None else None,
+        "judge": None, "limit": None, "shard": None,
+        # the file's name only: a run is shared, the importer's local directories are not
+        "source": {"path": source.name, "sha256_16": digest, **extra},
     }
-    out = out or Path("runs") / f"{bench.name}__{model_slug(model)}__import-{digest}"
+    out = out or Path("runs") / f"{bench.name}__{model_slug(name or model)}__import-{digest}"
     meta = {
         "config": config,
+        "name": name,
         "benchmark_meta": {"metric": bench.metric, "breakdown": list(bench.breakdown), "judge": bench.judge},
         "expected_items": list(expected),
         "status": "running",
     }
-    store = RunStore.create_or_resume(out, meta)
-    store.replace_records(records)
+    with run_lock(out, "import"):
+        store = RunStore.create_or_resume(out, meta)
+        store.update_meta(name=name)
+        store.replace_records(records)
     return Path(out)
 
 
@@ -150,7 +163,7 @@ def _check_unique(records: list[dict[str, Any]], path: Path) -> None:
 
 def import_jsonl(
     path: str | Path, *, benchmark: BenchmarkInfo | None = None, samples: Sequence[Sample] | None = None,
-    model: str = "imported", out: str | Path | None = None,
+    model: str = "imported", out: str | Path | None = None, name: str | None = None, protocol: Protocol | None = None,
 ) -> Path:
     """Write a run directory (unscored) from a predictions JSONL file; see module doc."""
     path = Path(path)
@@ -178,12 +191,13 @@ def import_jsonl(
     _check_unique(records, path)
     expected = list(dict.fromkeys(r["item_id"] for r in records))
     return _write_run(Path(out) if out else None, records, kind="jsonl", source=path, bench=bench, model=model,
-                      extra={}, expected=expected)
+                      extra={}, expected=expected, name=name, protocol=protocol)
 
 
 def import_lmms(
     path: str | Path, *, benchmark: BenchmarkInfo | None = None, samples: Sequence[Sample] | None = None,
-    model: str | None = None, out: str | Path | None = None, id_key: str | None = None,
+    model: str | None = None, out: str | Path | None = None, id_key: str | None = None, name: str | None = None,
+    protocol: Protocol | None = None,
 ) -> Path:
     """Write a run directory (unscored) from an lmms-eval sample log; see module doc.
 
@@ -227,4 +241,4 @@ def import_lmms(
     expected = list(dict.fromkeys(r["item_id"] for r in records))
     return _write_run(Path(out) if out else None, records, kind="lmms-eval", source=path, bench=bench,
                       model=model or path.parent.name or "lmms-eval-model",
-                      extra={"task": task, "id_source": sorted(sources)}, expected=expected)
+                      extra={"task": task, "id_source": sorted(sources)}, expected=expected, name=name, protocol=protocol)

@@ -36,12 +36,13 @@ from sophia_eval._version import package_version
 from sophia_eval.backends import make_generator
 from sophia_eval.backends.base import Completion, GenerationConfig, Generator
 from sophia_eval.bench import prompts, registry
-from sophia_eval.bench.loading import load_split
+from sophia_eval.bench.loading import DataError, load_split, resolve_data_dir
 from sophia_eval.bench.sample import Sample
 from sophia_eval.harness.judge import Judge
 from sophia_eval.harness.progress import Progress
 from sophia_eval.harness.protocols import Protocol, get_protocol
 from sophia_eval.runs.records import SampleRecord, verify_request
+from sophia_eval.runs.lock import run_lock
 from sophia_eval.runs.store import RunStore, config_hash
 from sophia_eval.scoring import metrics
 from sophia_eval.verify import VERIFIER_VERSION, VerifierPool
@@ -106,6 +107,9 @@ class RunConfig:
     judge: Any = None
     """A `sophia_eval.harness.judge.JudgeConfig`, or None: no LLM judge (an explicit choice, recorded)."""
     max_consecutive_failures: int = 3
+    name: str | None = None
+    """Display name on leaderboards and in the default run directory (None: derived from `model`).
+    Recorded in run.json but not part of the run's identity: renaming does not break resume."""
 
     def __post_init__(self) -> None:
         if not self.benchmark:
@@ -128,6 +132,30 @@ def parse_shard(text: str) -> tuple[int, int]:
     if not m or not int(m.group(1)) < int(m.group(2)):
         raise HarnessError(f"--shard {text!r}: expected I/N with 0 <= I < N, e.g. 0/4")
     return int(m.group(1)), int(m.group(2))
+
+
+OPERATIONAL_OPTIONS = frozenset({
+    "api_key", "timeout_s", "connect_timeout_s", "concurrency", "max_retries", "backoff_s", "max_backoff_s",
+    "check_server",
+})
+"""Backend options that change how a run is carried out, never what it computes: left out of the
+run's identity (a rotated key or a longer timeout resumes the same run)."""
+SECRET_WORDS = ("key", "token", "secret", "password")
+"""An option whose name contains one of these is never written to run.json."""
+
+
+def is_secret_option(name: str) -> bool:
+    return any(w in name.lower() for w in SECRET_WORDS)
+
+
+def identity_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The backend options that define a run (recorded in its config and hashed)."""
+    return {k: v for k, v in options.items() if k not in OPERATIONAL_OPTIONS and not is_secret_option(k)}
+
+
+def runtime_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Operational options worth recording for provenance (secrets removed)."""
+    return {k: v for k, v in options.items() if k in OPERATIONAL_OPTIONS and not is_secret_option(k)}
 
 
 def model_slug(model: str) -> str:
@@ -179,7 +207,7 @@ def run_config_record(config: RunConfig, bench: BenchmarkInfo) -> dict[str, Any]
     p = config.protocol
     return {
         "benchmark": bench.to_config(),
-        "model": {"name": config.model, "slug": model_slug(config.model), "options": dict(config.backend_options)},
+        "model": {"name": config.model, "slug": model_slug(config.model), "options": identity_options(config.backend_options)},
         "backend": config.backend,
         "generation": {
             "n": p.n, "temperature": p.temperature, "top_p": p.top_p,
@@ -197,13 +225,14 @@ def run_config_record(config: RunConfig, bench: BenchmarkInfo) -> dict[str, Any]
 
 
 def default_out(config: RunConfig, bench: BenchmarkInfo, cfg: Mapping[str, Any]) -> Path:
-    return Path("runs") / f"{bench.name}__{model_slug(config.model)}__{config_hash(cfg)}"
+    return Path("runs") / f"{bench.name}__{model_slug(config.name or config.model)}__{config_hash(cfg)}"
 
 
 # -- records ----------------------------------------------------------------------------------
 
 
-def base_record(sample: Sample, index: int, prompt_hash: str, comp: Completion, policy: str | None) -> SampleRecord:
+def base_record(sample: Sample, index: int, prompt_hash: str, comp: Completion, policy: str | None,
+                prompt: list[dict[str, Any]] | None = None) -> SampleRecord:
     kwargs = sample.verify_kwargs()
     if kwargs.get("policy") is None:
         kwargs["policy"] = policy
@@ -211,6 +240,7 @@ def base_record(sample: Sample, index: int, prompt_hash: str, comp: Completion, 
         "item_id": sample.id,
         "sample_index": index,
         "prompt_hash": prompt_hash,
+        "prompt": prompt,
         "response": comp.text,
         "finish_reason": comp.finish_reason,
         "prompt_tokens": comp.prompt_tokens,
@@ -236,8 +266,15 @@ def score_records(records: list[dict[str, Any]], pool: Any, judge: Any = None) -
         else:
             todo.append(r)
     if todo:
-        verdicts = pool.verify_many([verify_request(r) for r in todo])
+        try:
+            verdicts: list[Any] = list(pool.verify_many([verify_request(r) for r in todo]))
+        except Exception:  # noqa: BLE001 - one odd record must not stop a run: find it, record its error
+            verdicts = [_verify_one(pool, r) for r in todo]
         for r, v in zip(todo, verdicts):
+            if isinstance(v, Exception):
+                r.update(extracted=None, status="error", correct=None, method="scoring",
+                         reason=f"scoring failed: {type(v).__name__}: {v}", verifier_version=None)
+                continue
             scored = v.status in SCORED_STATUSES
             r.update(extracted=v.extracted, status=v.status, correct=v.correct if scored else None,
                      method=v.method, reason=v.reason, verifier_version=v.verifier_version,
@@ -245,6 +282,14 @@ def score_records(records: list[dict[str, Any]], pool: Any, judge: Any = None) -
     if judge is not None:
         judge.apply(records, pool)
     return records
+
+
+def _verify_one(pool: Any, record: Mapping[str, Any]) -> Any:
+    """One record's verdict, or the exception scoring it raised."""
+    try:
+        return pool.verify_many([verify_request(record)])[0]
+    except Exception as exc:  # noqa: BLE001 - recorded on the record by the caller
+        return exc
 
 
 def latest_records(store: RunStore) -> dict[tuple[str, int], dict[str, Any]]:
@@ -275,13 +320,18 @@ def run(
     progress: bool = True,
     on_batch: Callable[[int, int], None] | None = None,
     generator_factory: Callable[[], Generator] | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> Path:
     """Evaluate `config.model` on `config.benchmark`; return the run directory.
 
     `generator`, `samples` and `bench` may be injected (tests, SOPHIA sampling, custom data);
     otherwise they come from `make_generator`, `load_samples` and the registry. With
     `generator_factory`, the model is loaded only if something is left to generate (a finished
-    run re-summarises without loading it).
+    run re-summarises without loading it). `notify` receives one-line messages (resuming).
+
+    The run directory is locked for the whole run (`runs.lock`). An interruption (Ctrl-C, SIGTERM
+    turned into KeyboardInterrupt by the CLI) marks the run `interrupted`, any other exception
+    `failed` with its error; a run whose every sample is a backend error ends `failed` too.
     """
     bench = bench or benchmark_info(config.benchmark)
     if samples is None:
@@ -304,31 +354,58 @@ def run(
         for s in chosen
     ]
     hashes = [prompts.prompt_hash(c) for c in conversations]
-    gen_cfg = p.generation_config()
 
-    if generator is None and _all_recorded(out, cfg, [s.id for s in chosen], p.n):
-        return _finish(RunStore.open(out))
-    if generator is None:
-        if generator_factory is None:
-            generator = make_generator(config.backend, config.model, **dict(config.backend_options))
-        else:
-            generator = generator_factory()
-    meta = {
-        "config": cfg,
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "sophia_eval_version": package_version(),
-        "git_sha": _git_sha(),
-        "verifier_version": VERIFIER_VERSION,
-        "model_info": _describe(generator),
-        "benchmark_meta": {"metric": bench.metric, "breakdown": list(bench.breakdown), "judge": bench.judge},
-        "expected_items": [s.id for s in chosen],
-        "chunk_size": config.batch_size,
-        "status": "running",
-    }
-    store = RunStore.create_or_resume(out, meta)
+    # The lock comes first: a second writer is refused before it loads a model.
+    with run_lock(out, "run"):
+        _scrub_legacy_options(out, cfg, config.backend_options)
+        if generator is None and _all_recorded(out, cfg, [s.id for s in chosen], p.n):
+            return _finish(RunStore.open(out))
+        if generator is None:
+            if generator_factory is None:
+                generator = make_generator(config.backend, config.model, **dict(config.backend_options))
+            else:
+                generator = generator_factory()
+        model_info = _describe(generator)
+        _check_images_supported(model_info, chosen, config)
+        meta = {
+            "config": cfg,
+            "name": config.name,
+            "model_path": _local_path(config.model),
+            "runtime_options": runtime_options(config.backend_options),
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "sophia_eval_version": package_version(),
+            "git_sha": _git_sha(),
+            "verifier_version": VERIFIER_VERSION,
+            "model_info": model_info,
+            "benchmark_meta": {"metric": bench.metric, "breakdown": list(bench.breakdown), "judge": bench.judge},
+            "expected_items": [s.id for s in chosen],
+            "chunk_size": config.batch_size,
+            "status": "running",
+        }
+        store = RunStore.create_or_resume(out, meta)
+        store.update_meta(status="running", error=None, name=config.name, model_info=model_info,
+                          runtime_options=meta["runtime_options"])
+        try:
+            _generate_missing(store, config, bench, generator, chosen, conversations, hashes, progress, on_batch, notify)
+        except BaseException as exc:
+            interrupted = isinstance(exc, (KeyboardInterrupt, SystemExit))
+            store.update_meta(status="interrupted" if interrupted else "failed",
+                              error=None if interrupted else f"{type(exc).__name__}: {exc}")
+            raise
+        finalize(store)
+    return out
+
+
+def _generate_missing(store: RunStore, config: RunConfig, bench: BenchmarkInfo, generator: Generator,
+                      chosen: Sequence[Sample], conversations: Sequence[Any], hashes: Sequence[str],
+                      progress: bool, on_batch: Callable[[int, int], None] | None,
+                      notify: Callable[[str], None] | None) -> None:
+    """Generate, verify and append every (item, sample) not yet recorded, chunk by chunk."""
+    out, p = store.path, config.protocol
+    gen_cfg = p.generation_config()
     # A resumed run keeps its chunks: a new batch size would change every later prompt's samples.
     chunk = int(store.meta.get("chunk_size") or config.batch_size)
-    store.update_meta(status="running", model_info=meta["model_info"], chunk_size=chunk)
+    store.update_meta(chunk_size=chunk)
     existing = latest_records(store)
     done = {k for k, r in existing.items() if r.get("status") != "error"}
     current = {s.id: h for s, h in zip(chosen, hashes)}
@@ -338,13 +415,16 @@ def run(
             f"{out}: the prompt of item {changed[0]} (and {len(changed) - 1} more) differs from the one "
             "recorded; the prompt code changed since this run started: use a new --out directory"
         )
-
     wanted = [[j for j in range(p.n) if (s.id, j) not in done] for s in chosen]
+    total = sum(len(w) for w in wanted)
+    if done and notify is not None:
+        notify(f"resuming: {len(done)} of {len(chosen) * p.n} samples already recorded in {out}; "
+               f"generating the other {total}")
     starts = [a for a in range(0, len(chosen), chunk) if any(wanted[a : a + chunk])]
     judge = _make_judge(config, bench)
-    total = sum(len(w) for w in wanted)
+    root = _data_root(config.data_dir)
     with VerifierPool(config.verify_workers, config.verify_timeout) as pool, Progress(
-        f"{bench.name} · {model_slug(config.model)}", total, enabled=progress
+        f"{bench.name} · {model_slug(config.name or config.model)}", total, enabled=progress
     ) as bar:
         failures = 0
         for start in starts:
@@ -352,8 +432,10 @@ def run(
             # The whole chunk, recorded items included: a prompt's samples depend on its batch.
             comps, failed = _generate(generator, [conversations[i] for i in idx], chunk_config(gen_cfg, start))
             failures = failures + 1 if failed else 0
-            records = [base_record(chosen[i], j, hashes[i], outs[j], bench.extraction)
-                       for i, outs in zip(idx, comps) for j in wanted[i]]
+            records = []
+            for i, outs in zip(idx, comps):
+                shown = prompts.prompt_for_record(conversations[i], root) if wanted[i] else None
+                records += [base_record(chosen[i], j, hashes[i], outs[j], bench.extraction, shown) for j in wanted[i]]
             store.append(score_records(records, pool, judge))
             bar.advance(len(records), sum(r.get("completion_tokens") or 0 for r in records))
             if on_batch is not None:
@@ -364,8 +446,43 @@ def run(
                     f"{records[-1].get('error')}); records so far are kept in {out}: fix the backend "
                     "and rerun the same command to resume"
                 )
-    finalize(store)
-    return out
+
+
+def _scrub_legacy_options(out: Path, cfg: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+    """A run started before operational options and secrets left the config (they were stored and
+    hashed): when its hash is that of this config with every option, rewrite its config without
+    them, so it resumes and no longer holds the key."""
+    store = RunStore(out)
+    if not store.run_file.exists():
+        return
+    legacy = {**cfg, "model": {**cfg["model"], "options": dict(options)}}
+    stored = store.meta.get("config_hash")
+    if stored != config_hash(cfg) and stored == config_hash(legacy):
+        store.update_meta(config=dict(cfg), config_hash=config_hash(cfg))
+
+
+def _check_images_supported(model_info: Mapping[str, Any], chosen: Sequence[Sample], config: RunConfig) -> None:
+    """Refuse a text-only model on items with images before anything is generated."""
+    with_images = sum(1 for s in chosen if s.images)
+    if model_info.get("vision") is False and with_images:
+        raise HarnessError(
+            f"{config.model} is a text-only model (no image processor) but {with_images} of the {len(chosen)} "
+            f"{config.benchmark} items have images; evaluate a vision-language model, or a text-only split "
+            "such as mathverse:testmini_text_only or math500"
+        )
+
+
+def _local_path(model: str) -> str | None:
+    """The resolved path of a local model (tells apart two checkpoints both named `final`)."""
+    path = Path(model).expanduser()
+    return str(path.resolve()) if path.exists() else None
+
+
+def _data_root(data_dir: str | None) -> str | None:
+    try:
+        return str(resolve_data_dir(data_dir))
+    except DataError:  # injected samples need no data root; image paths are then stored by name
+        return None
 
 
 def chunk_config(cfg: GenerationConfig, start: int) -> GenerationConfig:
@@ -401,8 +518,18 @@ def finalize(store: RunStore) -> dict[str, Any]:
     summary = summarize_run(records, meta.get("benchmark_meta") or {})
     n = int((meta.get("config") or {}).get("generation", {}).get("n", 1))
     missing = [i for i in order for j in range(n) if (i, j) not in latest]
-    store.update_meta(summary=summary, status="complete" if not missing else "running")
+    store.update_meta(summary=summary, status=run_status(records, missing, meta.get("status")))
     return summary
+
+
+def run_status(records: Sequence[Mapping[str, Any]], missing: Sequence[Any], previous: str | None) -> str:
+    """`failed` when every record is an error; else `complete` when nothing is missing; else the
+    previous unfinished status (`interrupted`, `failed`) or `running`."""
+    if records and all(r.get("status") == "error" for r in records):
+        return "failed"
+    if not missing:
+        return "complete"
+    return previous if previous in ("interrupted", "failed") else "running"
 
 
 def rescore(
@@ -411,15 +538,16 @@ def rescore(
 ) -> dict[str, Any]:
     """Re-verify every record of a run with the current verifier (and judge); rewrite and re-summarise."""
     store = RunStore.open(run_dir)
-    records = list(latest_records(store).values())
-    with VerifierPool(workers, timeout) as pool, Progress(f"re-scoring {Path(run_dir).name}", len(records), enabled=progress) as bar:
-        for start in range(0, len(records), chunk):
-            part = records[start : start + chunk]
-            score_records(part, pool, judge)
-            bar.advance(len(part), 0)
-    store.replace_records(records)
-    store.update_meta(verifier_version=VERIFIER_VERSION, rescored_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    return finalize(store)
+    with run_lock(store.path, "score"):
+        records = list(latest_records(store).values())
+        with VerifierPool(workers, timeout) as pool, Progress(f"re-scoring {Path(run_dir).name}", len(records), enabled=progress) as bar:
+            for start in range(0, len(records), chunk):
+                part = records[start : start + chunk]
+                score_records(part, pool, judge)
+                bar.advance(len(part), 0)
+        store.replace_records(records)
+        store.update_meta(verifier_version=VERIFIER_VERSION, rescored_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        return finalize(store)
 
 
 def _generate(generator: Generator, convs: list[Any], cfg: GenerationConfig) -> tuple[list[list[Completion]], bool]:

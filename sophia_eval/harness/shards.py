@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from sophia_eval.harness.runner import HarnessError, finalize, latest_records
+from sophia_eval.runs.lock import run_lock
 from sophia_eval.runs.store import RunStore
 
 
@@ -59,7 +60,8 @@ def merge(shard_dirs: Sequence[str | Path], out: str | Path) -> Path:
         raise HarnessError(f"{len(missing)} expected (item, sample) pairs have no record, e.g. {missing[:5]}; finish or resume those shards first")
     meta = {k: v for k, v in metas[0].items() if k not in ("config", "config_hash", "summary", "schema_version")}
     meta.update(config={**base, "shard": None}, expected_items=expected, merged_from=[str(s.path) for s in stores])
-    merged = RunStore.create_or_resume(out, meta)
-    merged.replace_records(records.values())
-    finalize(merged)
+    with run_lock(out, "merge"):
+        merged = RunStore.create_or_resume(out, meta)
+        merged.replace_records(records.values())
+        finalize(merged)
     return Path(out)
