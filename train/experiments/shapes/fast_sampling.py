@@ -103,7 +103,7 @@ class FastSamplingGenerator(TransformersGenerator):
                 attn = torch.cat([attn, attn.new_ones(attn.shape[0], 1)], dim=1)
                 step_pos = (attn.sum(-1, keepdim=True) - 1)
                 out = model(input_ids=tok[:, None], attention_mask=attn, position_ids=step_pos,
-                            past_key_values=cache, use_cache=True)
+                            cache=cache, use_cache=True)
                 cache = out.past_key_values
                 logits = out.logits[:, -1].float()
         return rows
