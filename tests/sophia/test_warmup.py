@@ -113,3 +113,12 @@ def test_cli_warmup_bad_file_is_a_one_line_error(tmp_path):
     res = CliRunner().invoke(app, ["sophia", "warmup", "--data", str(tmp_path / "none.jsonl"), "--model", "x",
                                    "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and "warm-up file not found" in res.output
+
+
+def test_sophia_update_mix_rows_get_the_same_formatting(tmp_path):
+    from sophia_eval.sophia.dataset import load_mix_file
+
+    f = _write(tmp_path / "text.jsonl", [{"question": "1+1?", "response": "<think>2</think> \\boxed{2}"}])
+    (ex,) = load_mix_file(f, "text")
+    assert list(ex.messages) == prompts.training_messages(_sample("1+1?"), "<think>2</think> \\boxed{2}")
+    assert ex.messages[0]["role"] == "system" and ex.source == "text"
