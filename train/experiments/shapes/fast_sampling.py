@@ -14,6 +14,7 @@ Sampling is temperature + top-p (top-k off), like the backend; greedy decodes on
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any, Sequence
 
@@ -42,7 +43,7 @@ class FastSamplingGenerator(TransformersGenerator):
             by_mult.setdefault(counts[k], []).append(j)
         pooled: dict[int, list[Completion]] = {}
         for mult, idx in by_mult.items():
-            cfg = GenerationConfig(**{**config.__dict__, "n": config.n * mult})
+            cfg = dataclasses.replace(config, n=config.n * mult)
             for j, comps in zip(idx, super().generate([unique[j] for j in idx], cfg)):
                 pooled[j] = comps
         out, used = [], {k: 0 for k in first}
