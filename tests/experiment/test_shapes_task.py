@@ -123,3 +123,13 @@ def test_shuffled_control_keeps_questions_and_permutes_images(tmp_path):
     assert [r["question"] for r in a] == [r["question"] for r in b]
     assert sorted(r["image"] for r in a) == sorted(r["image"] for r in b)
     assert sum(x["image"] != y["image"] for x, y in zip(a, b)) > 30
+
+
+def test_answer_only_trajectories_are_counted(tmp_path):
+    from shapes.stages import count_answer_only
+
+    rows = ["\\boxed{2}", "The answer is \\boxed{2}.", "I see 2 red circles and 1 square, so 2. \\boxed{2}"]
+    path = tmp_path / "selected.jsonl"
+    path.write_text("".join(json.dumps({"reasoning": r}) + "\n" for r in rows))
+    assert count_answer_only(path) == 2
+    assert count_answer_only(tmp_path / "missing.jsonl") == 0

@@ -102,10 +102,22 @@ def stage_select(exp) -> None:
         if code not in (0, 2) or not (out / "summary.json").exists():
             raise SystemExit(f"selection {variant}-s{seed} failed (exit {code}); see {exp.work / 'logs'}")
         summary = json.loads((out / "summary.json").read_text())
-        summaries[f"{variant}-s{seed}"] = {k: summary[k] for k in ("n_items", "n_items_kept", "n_selected", "n_correct",
-                                                                   "n_trajectories", "n_captions_above_alpha",
-                                                                   "selected_length")}
+        summaries[f"{variant}-s{seed}"] = {
+            **{k: summary[k] for k in ("n_items", "n_items_kept", "n_selected", "n_correct", "n_trajectories",
+                                       "n_captions_above_alpha", "selected_length")},
+            "n_answer_only": count_answer_only(out / "selected.jsonl")}
     exp.mark("select", key, t0, summaries=summaries)
+
+
+def count_answer_only(selected: Path) -> int:
+    """Selected trajectories with no reasoning besides the boxed answer (fewer than 20 other
+    characters): the failure a first attempt saw in 20% of shortest-correct picks."""
+    import re
+
+    if not selected.exists():
+        return 0
+    rows = [json.loads(x) for x in selected.read_text().splitlines() if x.strip()]
+    return sum(1 for r in rows if len(re.sub(r"\\boxed\{[^}]*\}", "", r["reasoning"]).strip(" .\n")) < 20)
 
 
 def stage_update(exp) -> None:
