@@ -44,7 +44,7 @@ def main() -> None:
     from shapes.fast_sampling import make_fast
     from sophia_eval.backends.base import GenerationConfig
     from sophia_eval.backends.transformers_backend import TransformersGenerator, TransformersOptions
-    from sophia_eval.sample import Sample
+    from sophia_eval.bench.sample import Sample
     from sophia_eval.sophia.prompts import reasoning_messages
 
     torch.set_num_threads(args.threads)

@@ -24,7 +24,7 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from sophia_eval.sample import Sample
+from sophia_eval.bench.sample import Sample
 from sophia_eval.sophia.config import TrainConfig
 from sophia_eval.sophia.dataset import TrainExample
 

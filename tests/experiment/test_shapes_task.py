@@ -88,7 +88,7 @@ def test_render_is_64px_and_uses_the_colours():
 
 
 def test_written_split_loads_as_the_shapes_benchmark_and_as_a_training_set(tmp_path):
-    from sophia_eval.data import load_samples
+    from sophia_eval.bench import load_samples
     from sophia_eval.sophia.items import load_training_items
 
     root = tmp_path / "data"
@@ -106,7 +106,7 @@ def test_written_split_loads_as_the_shapes_benchmark_and_as_a_training_set(tmp_p
 
 
 def test_split_with_other_size_is_refused_by_the_benchmark(tmp_path):
-    from sophia_eval.data import DataError, load_samples
+    from sophia_eval.bench import DataError, load_samples
 
     task.write_split(tmp_path / "shapes", "eval", 3, 10)
     with pytest.raises(DataError, match="expects 2000"):

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from sophia_eval.cli import app
-from sophia_eval.prompts import SYSTEM_PROMPTS
-from sophia_eval.sample import Sample
+from sophia_eval.bench.prompts import SYSTEM_PROMPTS
+from sophia_eval.bench.sample import Sample
 from sophia_eval.sophia import prompts
 from sophia_eval.sophia.warmup import WarmupDataError, load_warmup_file, warmup_examples
 

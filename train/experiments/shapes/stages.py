@@ -51,7 +51,7 @@ def stage_sample(exp) -> None:
     from shapes.fast_sampling import make_fast
     from sophia_eval.backends.transformers_backend import TransformersGenerator, TransformersOptions
     from sophia_eval.sophia.items import load_training_items
-    from sophia_eval.sophia.records import JsonlLog
+    from sophia_eval.runs.jsonl import JsonlLog
     from sophia_eval.sophia.sampling import run_sampling
 
     t0 = time.time()
@@ -210,7 +210,7 @@ def two_stage_reference(exp) -> dict[str, Any]:
     from shapes.fast_sampling import make_fast
     from sophia_eval.backends.base import GenerationConfig
     from sophia_eval.backends.transformers_backend import TransformersGenerator, TransformersOptions
-    from sophia_eval.data import load_samples
+    from sophia_eval.bench import load_samples
     from sophia_eval.sophia.prompts import caption_messages, reasoning_messages
     from sophia_eval.sophia.rewards import score_texts
 
@@ -234,10 +234,11 @@ def two_stage_reference(exp) -> dict[str, Any]:
                  "reasoning": t, "reward": sc.get("reward")} for x, c, t, sc in zip(samples, captions, texts, scores)]
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    from sophia_eval.stats import wilson_interval
+    from sophia_eval.scoring.intervals import wilson_interval
 
-    acc = 100 * sum(1 for r in rows if r["reward"] == 1.0) / len(rows)
-    return {"n": len(rows), "accuracy": acc, "ci": list(wilson_interval(acc, len(rows))),
+    right = sum(1 for r in rows if r["reward"] == 1.0)
+    return {"n": len(rows), "accuracy": 100 * right / len(rows),
+            "ci": [100 * x for x in wilson_interval(right, len(rows))],
             "exact_captions": 100 * sum(r["exact_caption"] for r in rows) / len(rows)}
 
 
