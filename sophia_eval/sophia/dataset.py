@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from sophia_eval.bench.sample import Sample
+from sophia_eval.sophia.chat_rows import example_messages
 from sophia_eval.sophia.config import MixConfig
 from sophia_eval.sophia.prompts import training_messages
 from sophia_eval.runs.jsonl import JsonlLog
@@ -105,9 +106,7 @@ def load_selected(path: str | Path, *, system_prompt: str = "auto") -> list[Trai
 def load_mix_file(path: str | Path, kind: str, *, system_prompt: str = "auto") -> list[TrainExample]:
     """Text-only (`kind='text'`) or general VQA (`kind='vqa'`) examples, formatted like the SOPHIA
     examples (harness prompt and system-prompt rule; rows may pick another SOPHIA prompt with
-    `"prompt"`, see `warmup.py`)."""
-    from sophia_eval.sophia.warmup import example_messages
-
+    `"prompt"`, see `chat_rows.py`)."""
     path = Path(path)
     out = []
     for n, row in _read_jsonl(path):
