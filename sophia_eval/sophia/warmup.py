@@ -10,13 +10,12 @@ the reasoner prompt (`"reasoning"`).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
 from sophia_eval.sophia.chat_rows import WARMUP_PROMPTS, WarmupDataError, example_messages
 from sophia_eval.sophia.config import TrainConfig
-from sophia_eval.sophia.dataset import TrainExample
+from sophia_eval.sophia.dataset import TrainExample, _read_jsonl
 
 __all__ = ["WARMUP_PROMPTS", "WarmupDataError", "example_messages", "load_warmup_file", "run_warmup", "warmup_examples"]
 
@@ -24,21 +23,14 @@ __all__ = ["WARMUP_PROMPTS", "WarmupDataError", "example_messages", "load_warmup
 def load_warmup_file(path: str | Path, *, system_prompt: str = "auto") -> list[TrainExample]:
     path = Path(path)
     if not path.is_file():
-        raise WarmupDataError(f"{path}: warm-up file not found; expected JSONL (see sophia_eval.sophia.warmup)")
+        raise WarmupDataError(f"{path}: warm-up file not found; expected JSONL (see sophia_eval.sophia.chat_rows)")
     out = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise WarmupDataError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(row, dict):
-                raise WarmupDataError(f"{path}:{n}: expected a JSON object")
-            msgs = example_messages(row, path, n, system_prompt=system_prompt)
-            out.append(TrainExample(id=f"{path.stem}:{row.get('id', n)}", messages=tuple(msgs),
-                                    source=f"warmup_{row.get('prompt', 'harness')}"))
+    for n, row in _read_jsonl(path):
+        if not isinstance(row, dict):
+            raise WarmupDataError(f"{path}:{n}: expected a JSON object")
+        msgs = example_messages(row, path, n, system_prompt=system_prompt)
+        out.append(TrainExample(id=f"{path.stem}:{row.get('id', n)}", messages=tuple(msgs),
+                                source=f"warmup_{row.get('prompt', 'harness')}"))
     if not out:
         raise WarmupDataError(f"{path}: no examples")
     return out
