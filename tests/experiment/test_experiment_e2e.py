@@ -44,6 +44,7 @@ def test_every_stage_runs_and_writes_its_outputs(tmp_path):
     assert result["two_stage"]["n"] == 24 and "base" in result["shuffled_images_greedy"]
     assert "| base |" in (work / "report" / "results.md").read_text()
     assert (work / "report" / "plot.svg").read_text().startswith("<svg")
+    assert "shapes" in (work / "report" / "leaderboard" / "leaderboard.md").read_text()
     times = json.loads((work / "times.json").read_text())
     assert {"data", "reasoner", "policy", "sample", "select", "update", "evaluate", "controls", "report"} <= set(times)
 

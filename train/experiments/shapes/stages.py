@@ -8,7 +8,8 @@
   update    `sophia-eval sophia train` per variant and training seed, same steps and batch for all
   evaluate  `sophia-eval run` greedy and sampled (the paper's T=1, top-p 0.8) on the 2000 eval items
   controls  majority answer, shuffled images, two-stage (policy caption -> reasoner)
-  report    `sophia-eval compare` against the base run, a table (markdown/JSON) and an SVG plot
+  report    `sophia-eval compare` against the base run, `sophia-eval leaderboard` over all runs,
+            a table (markdown/JSON) and an SVG plot
 """
 
 from __future__ import annotations
@@ -273,6 +274,8 @@ def stage_report(exp) -> None:
                 table["base"][protocol] = {"b": b["a"], "n_items": b["n_items"]}
                 table[name][f"{protocol}_qtype"] = {cd["value"]: cd["b"] for cd in b["categories"] if cd["field"] == "qtype"}
                 table["base"][f"{protocol}_qtype"] = {cd["value"]: cd["a"] for cd in b["categories"] if cd["field"] == "qtype"}
+    exp.wait(exp.cli(["leaderboard", str(exp.work / "evaluate" / "eval"), "--out", str(report / "leaderboard")],
+                     "leaderboard"))
     data_info = json.loads((exp.work / "data" / "done.json").read_text())
     controls = json.loads((exp.work / "controls" / "done.json").read_text()) if (exp.work / "controls" / "done.json").exists() else {}
     shuffled = {n: _accuracy(exp.work / "evaluate" / "eval_shuffled" / "greedy" / n)
