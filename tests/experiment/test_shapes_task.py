@@ -133,3 +133,13 @@ def test_answer_only_trajectories_are_counted(tmp_path):
     path.write_text("".join(json.dumps({"reasoning": r}) + "\n" for r in rows))
     assert count_answer_only(path) == 2
     assert count_answer_only(tmp_path / "missing.jsonl") == 0
+
+
+def test_control_accuracy_reads_the_harness_correct_field(tmp_path):
+    from shapes.stages import _accuracy
+
+    rows = [{"item_id": "a", "correct": True}, {"item_id": "b", "correct": False},
+            {"item_id": "c", "correct": True}, {"item_id": "d", "correct": None}]
+    (tmp_path / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert _accuracy(tmp_path) == 50.0
+    assert _accuracy(tmp_path / "missing") is None

@@ -249,7 +249,7 @@ def _accuracy(run_dir: Path) -> float | None:
     if not f.exists():
         return None
     rows = [json.loads(x) for x in f.read_text().splitlines() if x.strip()]
-    scores = [float(r.get("score", r.get("reward", 0)) or 0) for r in rows]
+    scores = [float(r.get("correct") or 0) for r in rows]  # harness sample records: `correct` per sample
     return 100 * sum(scores) / len(scores) if scores else None
 
 
