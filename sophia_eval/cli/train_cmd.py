@@ -19,8 +19,9 @@ def _errors() -> tuple[type[BaseException], ...]:
     from sophia_eval.cli.run_cmd import known_errors
     from sophia_eval.runs.jsonl import RecordError
     from sophia_eval.sophia.selection import EmptySelectionError
+    from sophia_eval.sophia.warmup import WarmupDataError
 
-    return (*known_errors(), RecordError, EmptySelectionError)
+    return (*known_errors(), RecordError, EmptySelectionError, WarmupDataError)
 
 
 def _recipe(path: Optional[Path]) -> dict[str, Any]:
@@ -168,6 +169,45 @@ def train(
     import os
 
     if os.environ.get("RANK", "0") != "0":  # under torchrun/accelerate only the main process reports
+        return
+    _print_json({"final_dir": result.final_dir, "steps": result.steps, "losses": result.losses,
+                 "resumed_from": result.resumed_from})
+
+
+@sophia_app.command("warmup")
+@_guard
+def warmup(
+    data: list[Path] = typer.Option(..., "--data", help="Warm-up JSONL (repeatable): caption/VQA, direct answers, "
+                                    "text reasoning; format in sophia_eval.sophia.warmup"),
+    model: Optional[str] = typer.Option(None, "--model", help="Base model to warm up (default: recipe policy)"),
+    out: str = typer.Option(..., "--out", help="Output directory (checkpoints, final/)"),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps"),
+    global_batch_size: Optional[int] = typer.Option(None, "--global-batch-size"),
+    micro_batch_size: Optional[int] = typer.Option(None, "--micro-batch-size"),
+    lr: Optional[float] = typer.Option(None, "--lr"),
+    epochs: Optional[int] = typer.Option(None, "--epochs"),
+    freeze_vision: Optional[bool] = typer.Option(None, "--freeze-vision/--train-vision",
+                                                 help="Freeze tower + projector (default: recipe, else frozen)"),
+    mixed_precision: Optional[str] = typer.Option(None, "--mixed-precision", help="auto | no | bf16 | fp16"),
+    save_every: Optional[int] = typer.Option(None, "--save-every"),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from the latest checkpoint"),
+    recipe: Optional[Path] = RecipeOpt,
+) -> None:
+    """Warm-up SFT before SOPHIA: plain SFT on the given files, formatted like SOPHIA's own prompts."""
+    from sophia_eval.sophia.config import TrainConfig
+    from sophia_eval.sophia.warmup import run_warmup
+
+    r = _recipe(recipe)
+    recipe_model = r["train"].model if r.get("train") else ""
+    cfg = _stage(r, "train", TrainConfig, model=model or recipe_model or r.get("policy"), output_dir=out,
+                 max_steps=max_steps, global_batch_size=global_batch_size, micro_batch_size=micro_batch_size, lr=lr,
+                 epochs=epochs, freeze_vision=freeze_vision, mixed_precision=mixed_precision, save_every=save_every,
+                 seed=seed)
+    result = run_warmup(cfg, data, resume=resume)
+    import os
+
+    if os.environ.get("RANK", "0") != "0":
         return
     _print_json({"final_dir": result.final_dir, "steps": result.steps, "losses": result.losses,
                  "resumed_from": result.resumed_from})

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from sophia_eval.bench.sample import Sample
+from sophia_eval.sophia.chat_rows import example_messages
 from sophia_eval.sophia.config import MixConfig
 from sophia_eval.sophia.prompts import training_messages
 from sophia_eval.runs.jsonl import JsonlLog
@@ -102,25 +103,24 @@ def load_selected(path: str | Path, *, system_prompt: str = "auto") -> list[Trai
     return out
 
 
-def load_mix_file(path: str | Path, kind: str) -> list[TrainExample]:
-    """Text-only (`kind='text'`) or general VQA (`kind='vqa'`) examples."""
+def load_mix_file(path: str | Path, kind: str, *, system_prompt: str = "auto") -> list[TrainExample]:
+    """Text-only (`kind='text'`) or general VQA (`kind='vqa'`) examples, formatted like the SOPHIA
+    examples (harness prompt and system-prompt rule; rows may pick another SOPHIA prompt with
+    `"prompt"`, see `chat_rows.py`)."""
     path = Path(path)
     out = []
     for n, row in _read_jsonl(path):
         if not isinstance(row.get("question"), str) or not isinstance(row.get("response"), str):
             raise ValueError(f"{path}:{n}: expected string `question` and `response`")
-        images = [str(p if Path(p).is_absolute() else path.parent / p) for p in row.get("images", [])]
-        if kind == "vqa" and not images:
+        if kind == "vqa" and not row.get("images"):
             raise ValueError(f"{path}:{n}: a general VQA example needs `images`")
-        content: Any = row["question"]
-        if images:
-            content = [*({"type": "image", "image": p} for p in images), {"type": "text", "text": row["question"]}]
-        msgs = ({"role": "user", "content": content}, {"role": "assistant", "content": row["response"]})
+        msgs = tuple(example_messages(row, path, n, system_prompt=system_prompt))
         out.append(TrainExample(id=f"{kind}:{row.get('id', n)}", messages=msgs, source=kind))
     return out
 
 
-def mix_examples(sophia: Sequence[TrainExample], mix: MixConfig, *, seed: int = 0) -> list[TrainExample]:
+def mix_examples(sophia: Sequence[TrainExample], mix: MixConfig, *, seed: int = 0,
+                 system_prompt: str = "auto") -> list[TrainExample]:
     """SOPHIA examples plus `ratio * len(sophia)` from each mix file, drawn without replacement
     (seeded); capped at the file's size. The trainer shuffles the result each epoch."""
     out = list(sophia)
@@ -128,7 +128,7 @@ def mix_examples(sophia: Sequence[TrainExample], mix: MixConfig, *, seed: int = 
         ratio, path = getattr(mix, f"{kind}_ratio"), getattr(mix, f"{kind}_path")
         if ratio <= 0:
             continue
-        pool = load_mix_file(path, kind)
+        pool = load_mix_file(path, kind, system_prompt=system_prompt)
         want = min(len(pool), round(ratio * len(sophia)))
         out.extend(random.Random(f"{seed}:{kind}").sample(pool, want))
     return out

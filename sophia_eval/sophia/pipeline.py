@@ -61,7 +61,7 @@ def train_examples(selection_dir: str | Path, config: TrainConfig) -> list[Any]:
     sophia = load_selected(path, system_prompt=config.system_prompt) if path.exists() else []
     if not sophia:
         raise EmptySelectionError(f"{path}: no selected trajectories; run the select stage (and check its summary)")
-    return mix_examples(sophia, config.mix, seed=config.seed)
+    return mix_examples(sophia, config.mix, seed=config.seed, system_prompt=config.system_prompt)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,372 @@
+"""The SOPHIA stages of the shapes experiment, after the models exist (see run.py).
+
+  sample    K captions per training image from the warmed-up policy, N reasoner samples per caption
+            (the fast sampler: bf16, shared prefill, dedup); and, for the off-policy distillation
+            baseline, N reasoner samples per GROUND-TRUTH caption (`sampling_gt/`)
+  select    `sophia-eval sophia select`: sophia (alpha 0.75, shortest correct, Keep-1),
+            no_caption_reward, random; off-policy = shortest correct from the ground-truth captions
+  update    `sophia-eval sophia train` per variant and training seed, same steps and batch for all
+  evaluate  `sophia-eval run` greedy and sampled (the paper's T=1, top-p 0.8) on the 2000 eval items
+  controls  majority answer, shuffled images, two-stage (policy caption -> reasoner)
+  report    `sophia-eval compare` against the base run, `sophia-eval leaderboard` over all runs,
+            a table (markdown/JSON) and an SVG plot
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from shapes import task
+
+VARIANTS = ("sophia", "no_caption_reward", "random", "offpolicy")
+PROTOCOLS = {"greedy": ["--protocol", "greedy"], "sampled": ["--protocol", "sophia"]}
+
+
+class GroundTruthCaptions:
+    """Stands in for the policy when the captions are the ground truth (already written)."""
+
+    name = "ground_truth"
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "ground_truth", "model": "ground-truth-captions"}
+
+    def generate(self, conversations, config):  # pragma: no cover - never called: captions exist
+        raise RuntimeError("ground-truth captions are written before sampling; nothing to generate")
+
+
+def _sampling_config(exp, k: int):
+    from sophia_eval.sophia.config import SamplingConfig
+
+    s = exp.scale
+    return SamplingConfig(num_captions=k, num_reasonings=s.num_reasonings, caption_temperature=1.0, caption_top_p=1.0,
+                          caption_max_new_tokens=s.caption_tokens, reasoning_temperature=1.0, reasoning_top_p=0.8,
+                          reasoning_max_new_tokens=s.reasoning_tokens, batch_size=16, seed=0)
+
+
+def stage_sample(exp) -> None:
+    import torch
+
+    from shapes.fast_sampling import make_fast
+    from sophia_eval.backends.transformers_backend import TransformersGenerator, TransformersOptions
+    from sophia_eval.sophia.items import load_training_items
+    from sophia_eval.runs.jsonl import JsonlLog
+    from sophia_eval.sophia.sampling import run_sampling
+
+    t0 = time.time()
+    key = exp.key("sample")
+    if exp.done("sample", key):
+        return
+    torch.set_num_threads(exp.threads)
+    items = load_training_items(exp.data / "train.jsonl")
+    policy = TransformersGenerator(str(exp.work / "policy" / "final"), TransformersOptions(batch_size=64))
+    reasoner = make_fast(str(exp.work / "reasoner" / "final"), dtype="bfloat16", batch_size=16)
+    stats = run_sampling(items, policy, reasoner, exp.work / "sample" / "sampling", _sampling_config(exp, exp.scale.num_captions),
+                         show_progress=False)
+    # Off-policy distillation data: the same reasoner on ground-truth captions (K = 1).
+    gt_dir = exp.work / "sample" / "sampling_gt"
+    log = JsonlLog(gt_dir / "captions.jsonl")
+    if not log.path.exists():
+        log.append({"item_id": r["id"], "caption_index": 0, "caption": r["caption"], "policy_model": "ground-truth-captions"}
+                   for r in task.read_truth(exp.data, "train"))
+    gt_stats = run_sampling(items, GroundTruthCaptions(), reasoner, gt_dir, _sampling_config(exp, 1), show_progress=False)
+    exp.mark("sample", key, t0, policy=vars(stats), ground_truth=vars(gt_stats))
+
+
+def _selections(exp) -> list[tuple[str, int, Path, list[str]]]:
+    """(variant, seed, sampling dir, extra select flags) of every selection the updates need."""
+    out = []
+    for seed in exp.scale.train_seeds:
+        out.append(("sophia", seed, exp.work / "sample" / "sampling", ["--variant", "sophia"]))
+        out.append(("no_caption_reward", seed, exp.work / "sample" / "sampling", ["--variant", "no_caption_reward"]))
+        out.append(("random", seed, exp.work / "sample" / "sampling", ["--variant", "random"]))
+        out.append(("offpolicy", seed, exp.work / "sample" / "sampling_gt", ["--variant", "no_caption_reward"]))
+    return out
+
+
+def stage_select(exp) -> None:
+    t0 = time.time()
+    key = exp.key("select")
+    if exp.done("select", key):
+        return
+    summaries = {}
+    for variant, seed, sampling, flags in _selections(exp):
+        rec = exp.work / "recipes" / f"select-s{seed}.yaml"
+        rec.parent.mkdir(parents=True, exist_ok=True)
+        rec.write_text(f"selection: {{seed: {seed}, alpha: 0.75, keep: 1, length_unit: tokens}}\n")
+        out = exp.work / "select" / f"{variant}-s{seed}"
+        # Exit code 2 = nothing qualified (the summary is still written): that variant is not trained.
+        code = exp.cli(["sophia", "select", "-r", str(rec), "--sampling", str(sampling), "--items",
+                        str(exp.data / "train.jsonl"), "--out", str(out), *flags], f"select-{variant}-s{seed}").wait()
+        if code not in (0, 2) or not (out / "summary.json").exists():
+            raise SystemExit(f"selection {variant}-s{seed} failed (exit {code}); see {exp.work / 'logs'}")
+        summary = json.loads((out / "summary.json").read_text())
+        summaries[f"{variant}-s{seed}"] = {
+            **{k: summary[k] for k in ("n_items", "n_items_kept", "n_selected", "n_correct", "n_trajectories",
+                                       "n_captions_above_alpha", "selected_length")},
+            "n_answer_only": count_answer_only(out / "selected.jsonl")}
+    exp.mark("select", key, t0, summaries=summaries)
+
+
+def count_answer_only(selected: Path) -> int:
+    """Selected trajectories with no reasoning besides the boxed answer (fewer than 20 other
+    characters): the failure a first attempt saw in 20% of shortest-correct picks."""
+    import re
+
+    if not selected.exists():
+        return 0
+    rows = [json.loads(x) for x in selected.read_text().splitlines() if x.strip()]
+    return sum(1 for r in rows if len(re.sub(r"\\boxed\{[^}]*\}", "", r["reasoning"]).strip(" .\n")) < 20)
+
+
+def stage_update(exp) -> None:
+    s = exp.scale
+    t0 = time.time()
+    key = exp.key("update")
+    if exp.done("update", key):
+        return
+    jobs = []
+    for variant, seed, _, _ in trainable(exp):
+        rec = exp.recipe(f"update-s{seed}", {"seed": seed, "gradient_checkpointing": False, "mixed_precision": "no",
+                                             "max_length": 512, "freeze_vision": True, "system_prompt": "auto",
+                                             "save_every": 20, "warmup_steps": 0})
+        args = ["sophia", "train", "-r", str(rec), "--selection", str(exp.work / "select" / f"{variant}-s{seed}"),
+                "--model", str(exp.work / "policy" / "final"), "--out", str(exp.work / "update" / f"{variant}-s{seed}"),
+                "--max-steps", str(s.update_steps), "--global-batch-size", str(s.update_batch),
+                "--micro-batch-size", str(s.update_batch), "--lr", str(s.update_lr), "--epochs", "1000"]
+        jobs.append((args, f"update-{variant}-s{seed}"))
+    _parallel(exp, jobs)
+    exp.mark("update", key, t0)
+
+
+def _parallel(exp, jobs: list[tuple[list[str], str]], width: int = 2) -> None:
+    """Run CLI jobs `width` at a time, one torch thread each (the machine has 2 cores)."""
+    running = []
+    for args, name in jobs:
+        running.append(exp.cli(args, name, threads=1))
+        if len(running) >= width:
+            exp.wait(running.pop(0))
+    exp.wait(*running)
+
+
+def trainable(exp) -> list[tuple[str, int, Path, list[str]]]:
+    """The selections that kept at least one trajectory (an empty one has nothing to train on)."""
+    return [sel for sel in _selections(exp)
+            if json.loads((exp.work / "select" / f"{sel[0]}-s{sel[1]}" / "summary.json").read_text())["n_selected"] > 0]
+
+
+def models_to_evaluate(exp) -> dict[str, Path]:
+    out = {"base": exp.work / "policy" / "final"}
+    for variant, seed, _, _ in trainable(exp):
+        out[f"{variant}-s{seed}"] = exp.work / "update" / f"{variant}-s{seed}" / "final"
+    return out
+
+
+def _eval_job(exp, name: str, model: Path, protocol: str, split: str = "eval") -> tuple[list[str], str] | None:
+    out = exp.work / "evaluate" / split / protocol / name
+    if (out / "run.json").exists() and json.loads((out / "run.json").read_text()).get("summary"):
+        return None
+    return (["run", "--model", str(model), "--benchmark", f"shapes:{split}", "--data-dir", str(exp.work / "data"),
+             *PROTOCOLS[protocol], "--max-new-tokens", str(exp.scale.eval_tokens), "--out", str(out),
+             "--batch-size", "64", "--threads", "1", "--no-progress",
+             *(["--limit", str(exp.scale.eval_limit)] if exp.scale.eval_limit else [])], f"eval-{split}-{protocol}-{name}")
+
+
+def stage_evaluate(exp) -> None:
+    t0 = time.time()
+    key = exp.key("evaluate")
+    if exp.done("evaluate", key):
+        return
+    jobs = [j for name, model in models_to_evaluate(exp).items() for protocol in PROTOCOLS
+            if (j := _eval_job(exp, name, model, protocol))]
+    _parallel(exp, jobs)
+    exp.mark("evaluate", key, t0)
+
+
+def shuffled_models(exp) -> dict[str, Path]:
+    """The models the shuffled-images control runs: base and SOPHIA's first seed (when trained)."""
+    want = ("base", f"sophia-s{exp.scale.train_seeds[0]}")
+    return {k: v for k, v in models_to_evaluate(exp).items() if k in want}
+
+
+def stage_controls(exp) -> None:
+    """Shuffled images (base and SOPHIA seed 0, greedy) and the two-stage reference."""
+    t0 = time.time()
+    key = exp.key("controls")
+    if exp.done("controls", key):
+        return
+    jobs = [j for name, model in shuffled_models(exp).items()
+            if (j := _eval_job(exp, name, model, "greedy", split="eval_shuffled"))]
+    _parallel(exp, jobs)
+    two_stage = two_stage_reference(exp)
+    exp.mark("controls", key, t0, two_stage=two_stage)
+
+
+def two_stage_reference(exp) -> dict[str, Any]:
+    """Policy caption (greedy) -> reasoner (greedy) on the eval items, scored by the verifier."""
+    import torch
+
+    from shapes.fast_sampling import make_fast
+    from sophia_eval.backends.base import GenerationConfig
+    from sophia_eval.backends.transformers_backend import TransformersGenerator, TransformersOptions
+    from sophia_eval.bench import load_samples
+    from sophia_eval.sophia.prompts import caption_messages, reasoning_messages
+    from sophia_eval.sophia.rewards import score_texts
+
+    torch.set_num_threads(exp.threads)
+    out = exp.work / "controls" / "two_stage.jsonl"
+    if out.exists():
+        rows = [json.loads(x) for x in out.read_text().splitlines() if x.strip()]
+    else:
+        samples = load_samples("shapes:eval", data_dir=exp.work / "data", limit=exp.scale.two_stage_items)
+        s = exp.scale
+        policy = TransformersGenerator(str(exp.work / "policy" / "final"), TransformersOptions(batch_size=64))
+        greedy = GenerationConfig(n=1, temperature=0.0, max_new_tokens=s.caption_tokens, seed=0)
+        captions = [c[0].text for c in policy.generate([caption_messages(x) for x in samples], greedy)]
+        del policy
+        reasoner = make_fast(str(exp.work / "reasoner" / "final"), dtype="bfloat16", batch_size=32)
+        greedy_r = GenerationConfig(n=1, temperature=0.0, max_new_tokens=s.reasoning_tokens, seed=0)
+        texts = [c[0].text for c in reasoner.generate([reasoning_messages(x, c) for x, c in zip(samples, captions)], greedy_r)]
+        scores = score_texts(samples, texts)
+        truth = {r["id"]: r for r in task.read_truth(exp.data, "eval")}
+        rows = [{"id": x.id, "qtype": x.categories.get("qtype"), "caption": c, "exact_caption": c.strip() == truth[x.id]["caption"],
+                 "reasoning": t, "reward": sc.get("reward")} for x, c, t, sc in zip(samples, captions, texts, scores)]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from sophia_eval.scoring.intervals import wilson_interval
+
+    right = sum(1 for r in rows if r["reward"] == 1.0)
+    return {"n": len(rows), "accuracy": 100 * right / len(rows),
+            "ci": [100 * x for x in wilson_interval(right, len(rows))],
+            "exact_captions": 100 * sum(r["exact_caption"] for r in rows) / len(rows)}
+
+
+def _accuracy(run_dir: Path) -> float | None:
+    """Accuracy (percent) of a harness run directory, recomputed from its samples."""
+    f = run_dir / "samples.jsonl"
+    if not f.exists():
+        return None
+    rows = [json.loads(x) for x in f.read_text().splitlines() if x.strip()]
+    scores = [float(r.get("correct") or 0) for r in rows]  # harness sample records: `correct` per sample
+    return 100 * sum(scores) / len(scores) if scores else None
+
+
+def stage_report(exp) -> None:
+    """`sophia-eval compare` base vs every model, per protocol; a table, a JSON and an SVG plot."""
+    t0 = time.time()
+    report = exp.work / "report"
+    report.mkdir(parents=True, exist_ok=True)
+    names = list(models_to_evaluate(exp))
+    table: dict[str, dict[str, Any]] = {n: {} for n in names}
+    for protocol in PROTOCOLS:
+        root = exp.work / "evaluate" / "eval" / protocol
+        out_json = report / f"compare-{protocol}.json"
+        exp.wait(exp.cli(["compare", str(root / "base"), *(str(root / n) for n in names[1:]), "--json", str(out_json),
+                          "--markdown", str(report / f"compare-{protocol}.md"), "--flips", "0"], f"compare-{protocol}"))
+        comps = json.loads(out_json.read_text())
+        comps = comps if isinstance(comps, list) else [comps]
+        for c in comps:
+            for b in c["benchmarks"]:
+                name = Path(b["run_b"]).name
+                table[name][protocol] = {k: b[k] for k in ("b", "delta", "ci_low", "ci_high", "p_value", "n_items")}
+                table["base"][protocol] = {"b": b["a"], "n_items": b["n_items"]}
+                table[name][f"{protocol}_qtype"] = {cd["value"]: cd["b"] for cd in b["categories"] if cd["field"] == "qtype"}
+                table["base"][f"{protocol}_qtype"] = {cd["value"]: cd["a"] for cd in b["categories"] if cd["field"] == "qtype"}
+    exp.wait(exp.cli(["leaderboard", str(exp.work / "evaluate" / "eval"), "--out", str(report / "leaderboard")],
+                     "leaderboard"))
+    data_info = json.loads((exp.work / "data" / "done.json").read_text())
+    controls = json.loads((exp.work / "controls" / "done.json").read_text()) if (exp.work / "controls" / "done.json").exists() else {}
+    shuffled = {n: _accuracy(exp.work / "evaluate" / "eval_shuffled" / "greedy" / n)
+                for n in shuffled_models(exp)}
+    selection = json.loads((exp.work / "select" / "done.json").read_text()).get("summaries", {})
+    result = {"table": table, "majority": data_info.get("majority"), "shuffled_images_greedy": shuffled,
+              "two_stage": controls.get("two_stage"), "selection": selection, "times_s": exp.times,
+              "scale": vars(exp.scale) if hasattr(exp.scale, "__dict__") else None}
+    (report / "results.json").write_text(json.dumps(result, indent=2, default=str))
+    (report / "results.md").write_text(results_markdown(result, exp.scale.train_seeds))
+    (report / "plot.svg").write_text(plot_svg(table, exp.scale.train_seeds))
+    exp.mark("report", exp.key("report", t=time.time()), t0)
+
+
+def _variant_mean(table: dict, variant: str, seeds, protocol: str) -> tuple[float | None, list[float]]:
+    vals = [table.get(f"{variant}-s{s}", {}).get(protocol, {}).get("b") for s in seeds]
+    vals = [v for v in vals if v is not None]
+    return (sum(vals) / len(vals) if vals else None), vals
+
+
+def _fmt(x: float | None, nd: int = 1) -> str:
+    return "-" if x is None else f"{x:.{nd}f}"
+
+
+def results_markdown(result: dict, seeds) -> str:
+    t = result["table"]
+    lines = ["| model | greedy pass@1 (%) | delta vs base [95% CI] | sampled pass@1 (%) | delta vs base [95% CI] |",
+             "|---|---|---|---|---|"]
+    for name, row in t.items():
+        cells = [name]
+        for protocol in PROTOCOLS:
+            r = row.get(protocol, {})
+            cells.append(_fmt(r.get("b")))
+            cells.append("" if name == "base" else
+                         f"{_fmt(r.get('delta'))} [{_fmt(r.get('ci_low'))}, {_fmt(r.get('ci_high'))}]")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "| variant (mean over seeds) | greedy | sampled |", "|---|---|---|"]
+    for v in ("base", *VARIANTS):
+        if v == "base":
+            g, s = t["base"].get("greedy", {}).get("b"), t["base"].get("sampled", {}).get("b")
+        else:
+            g, s = _variant_mean(t, v, seeds, "greedy")[0], _variant_mean(t, v, seeds, "sampled")[0]
+        lines.append(f"| {v} | {_fmt(g)} | {_fmt(s)} |")
+    maj = result.get("majority") or {}
+    lines += ["", f"Controls: majority answer {_fmt(100 * maj.get('overall', 0))}%; shuffled images (greedy) "
+              + ", ".join(f"{k} {_fmt(v)}%" for k, v in result["shuffled_images_greedy"].items())
+              + (f"; two-stage (policy caption -> reasoner, greedy, first {result['two_stage']['n']} items) "
+                 f"{_fmt(result['two_stage']['accuracy'])}% [{_fmt(result['two_stage']['ci'][0])}, "
+                 f"{_fmt(result['two_stage']['ci'][1])}] with {_fmt(result['two_stage']['exact_captions'])}% exact "
+                 "captions" if result.get("two_stage") else "")]
+    qt = [k for k in t["base"].get("greedy_qtype", {})]
+    if qt:
+        lines += ["", "Greedy pass@1 by question type (%):", "", "| model | " + " | ".join(qt) + " |",
+                  "|---|" + "---|" * len(qt)]
+        for name, row in t.items():
+            q = row.get("greedy_qtype", {})
+            lines.append(f"| {name} | " + " | ".join(_fmt(q.get(k)) for k in qt) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_svg(table: dict, seeds) -> str:
+    """Grouped bars (greedy, sampled) per variant, seed values as dots; plain SVG, no plotting library."""
+    groups = ["base", *VARIANTS]
+    colors = {"greedy": "#4477aa", "sampled": "#ee7733"}
+    w, h, left, bottom, top = 560, 260, 40, 40, 20
+    bw = (w - left - 20) / len(groups)
+    ymax = max([v for n in table.values() for p in PROTOCOLS for v in [n.get(p, {}).get("b")] if v is not None] + [10])
+    ymax = min(100.0, (int(ymax / 10) + 1) * 10)
+    y = lambda v: top + (h - top - bottom) * (1 - v / ymax)  # noqa: E731
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="10">']
+    for tick in range(0, int(ymax) + 1, 10):
+        out.append(f'<line x1="{left}" x2="{w - 10}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#ddd"/>'
+                   f'<text x="{left - 4}" y="{y(tick) + 3:.1f}" text-anchor="end">{tick}</text>')
+    for i, g in enumerate(groups):
+        x0 = left + i * bw
+        for j, p in enumerate(PROTOCOLS):
+            if g == "base":
+                mean, vals = table["base"].get(p, {}).get("b"), []
+            else:
+                mean, vals = _variant_mean(table, g, seeds, p)
+            if mean is None:
+                continue
+            bx = x0 + 8 + j * (bw - 16) / 2
+            out.append(f'<rect x="{bx:.1f}" y="{y(mean):.1f}" width="{(bw - 16) / 2 - 2:.1f}" '
+                       f'height="{y(0) - y(mean):.1f}" fill="{colors[p]}"/>')
+            for v in vals:
+                out.append(f'<circle cx="{bx + (bw - 16) / 4 - 1:.1f}" cy="{y(v):.1f}" r="2.5" fill="black"/>')
+        out.append(f'<text x="{x0 + bw / 2:.1f}" y="{h - bottom + 14}" text-anchor="middle">{g}</text>')
+    out.append(f'<text x="{left}" y="12">pass@1 (%) on 2000 shapes eval items; bars: mean over seeds, dots: seeds</text>')
+    for j, p in enumerate(PROTOCOLS):
+        out.append(f'<rect x="{w - 150 + j * 70}" y="{h - 14}" width="10" height="10" fill="{colors[p]}"/>'
+                   f'<text x="{w - 136 + j * 70}" y="{h - 5}">{p}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
