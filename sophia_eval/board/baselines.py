@@ -71,8 +71,9 @@ class BaselineError(ValueError):
 
 
 @dataclass(frozen=True)
-class Protocol:
-    """How a set of published numbers was produced (one entry of `protocols.yaml`)."""
+class PublishedProtocol:
+    """How a set of published numbers was produced (one entry of `protocols.yaml`); the decoding
+    settings of a run of ours are `harness.protocols.Protocol`."""
 
     id: str
     title: str
@@ -160,7 +161,7 @@ _PROTOCOL_KEYS = {"title", "description", "run_presets", "decoding", "extractor"
 _DECODING_KEYS = {"temperature", "top_p", "max_new_tokens", "n"}
 
 
-def load_protocols(directory: str | Path | None = None) -> dict[str, Protocol]:
+def load_protocols(directory: str | Path | None = None) -> dict[str, PublishedProtocol]:
     """Parse and validate `protocols.yaml`."""
     import yaml
 
@@ -173,7 +174,7 @@ def load_protocols(directory: str | Path | None = None) -> dict[str, Protocol]:
         raise BaselineError(f"{path}: not valid YAML ({exc})") from exc
     if not isinstance(raw, dict) or not raw:
         raise BaselineError(f"{path}: expected a mapping of protocol id -> definition")
-    protocols: dict[str, Protocol] = {}
+    protocols: dict[str, PublishedProtocol] = {}
     for pid, body in raw.items():
         if not isinstance(body, dict):
             raise BaselineError(f"{path}: protocol {pid!r}: expected a mapping")
@@ -188,7 +189,7 @@ def load_protocols(directory: str | Path | None = None) -> dict[str, Protocol]:
             raise BaselineError(
                 f"{path}: protocol {pid!r}: 'decoding' must be null or a mapping with keys from {sorted(_DECODING_KEYS)}"
             )
-        protocols[str(pid)] = Protocol(
+        protocols[str(pid)] = PublishedProtocol(
             id=str(pid),
             title=body["title"].strip(),
             description=" ".join(body["description"].split()),
@@ -209,7 +210,7 @@ def _validate_row(
     row: Mapping[str, str],
     where: str,
     vocab: Mapping[str, tuple[dict[str, int | None], str]],
-    protocols: Mapping[str, Protocol],
+    protocols: Mapping[str, PublishedProtocol],
 ) -> Baseline:
     for column in COLUMNS:
         if column != "note" and column != "reported_as" and not (row.get(column) or "").strip():
@@ -258,7 +259,7 @@ def read_baselines_file(
     path: str | Path,
     *,
     vocab: Mapping[str, tuple[dict[str, int | None], str]],
-    protocols: Mapping[str, Protocol],
+    protocols: Mapping[str, PublishedProtocol],
 ) -> list[Baseline]:
     """Parse and validate one baselines CSV."""
     path = Path(path)

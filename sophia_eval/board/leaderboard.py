@@ -17,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from sophia_eval.board.baselines import METRICS_BY_KIND, Baseline, Protocol
+from sophia_eval.board.baselines import METRICS_BY_KIND, Baseline, PublishedProtocol
 from sophia_eval.runs.reading import RunInfo
 from sophia_eval.scoring.intervals import wilson_percent
 
@@ -132,7 +132,7 @@ class Leaderboard:
     tables: tuple[Table, ...]
     overviews: tuple[Overview, ...]
     charts: tuple[BaseChart, ...]
-    protocols: Mapping[str, Protocol]
+    protocols: Mapping[str, PublishedProtocol]
     runs: tuple[RunInfo, ...]
     skipped: tuple[tuple[str, str], ...] = ()
     """(run directory, reason) for runs left out (incomplete, no summary)."""
@@ -192,7 +192,7 @@ def _same(a: Any, b: Any) -> bool:
         return a == b
 
 
-def run_flags(run: RunInfo, protocol: Protocol | None, split_items: int | None) -> tuple[str, ...]:
+def run_flags(run: RunInfo, protocol: PublishedProtocol | None, split_items: int | None) -> tuple[str, ...]:
     """Differences between a run and a published protocol (None: a run-only table)."""
     flags: list[str] = []
     if protocol is not None:
@@ -247,7 +247,7 @@ def _ranked(items: Iterable[tuple[Entry, tuple[str, ...]]]) -> tuple[Row, ...]:
 def build_leaderboard(
     runs: Sequence[RunInfo],
     baselines: Sequence[Baseline],
-    protocols: Mapping[str, Protocol],
+    protocols: Mapping[str, PublishedProtocol],
     vocab: Mapping[str, tuple[Mapping[str, int | None], str]],
     *,
     skipped: Sequence[tuple[str, str]] = (),
