@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Callable
 
 from sophia_eval.verify.choice import _bare_letters, choice_match, gold_letters, pred_letters
 from sophia_eval.verify.compare import _SET_RE, Comparator, NeedsSymbolic, Outcome, _split_multi
@@ -60,26 +61,33 @@ def judge_multi_choice(f: Found) -> Verdict:
 
 def judge_boolean(f: Found) -> Verdict:
     """Yes/no in any of BOOLEAN_WORDS."""
-    got = _one_answer(f)
-    if isinstance(got, Verdict):
-        return got
-    gold_n, pred_n, extracted = got
-    gb = BOOLEAN_WORDS.get(strip_text_wrappers(gold_n.text).lower())
-    pb = BOOLEAN_WORDS.get(strip_text_wrappers(pred_n.text).lower().rstrip("."))
-    ok = gb is not None and pb is not None and gb == pb
-    return Verdict("correct" if ok else "incorrect", ok, extracted=extracted, gold_parsed=gold_n.text,
-                   pred_parsed=pred_n.text, method="boolean")
+    return _one_answer_equal(f, "boolean", _same_truth)
 
 
 def judge_text(f: Found) -> Verdict:
     """Free text, equal up to case, spacing and text wrappers."""
+    return _one_answer_equal(f, "text", lambda g, p: _text_key(g) == _text_key(p))
+
+
+def _same_truth(gold: str, pred: str) -> bool:
+    gb = BOOLEAN_WORDS.get(strip_text_wrappers(gold).lower())
+    pb = BOOLEAN_WORDS.get(strip_text_wrappers(pred).lower().rstrip("."))
+    return gb is not None and pb is not None and gb == pb
+
+
+def _text_key(s: str) -> str:
+    return compact(strip_text_wrappers(s)).lower()
+
+
+def _one_answer_equal(f: Found, method: str, same: Callable[[str, str], bool]) -> Verdict:
+    """The verdict of `same(gold, prediction)` on the normalised texts of the one answer."""
     got = _one_answer(f)
     if isinstance(got, Verdict):
         return got
     gold_n, pred_n, extracted = got
-    ok = compact(strip_text_wrappers(gold_n.text)).lower() == compact(strip_text_wrappers(pred_n.text)).lower()
+    ok = same(gold_n.text, pred_n.text)
     return Verdict("correct" if ok else "incorrect", ok, extracted=extracted, gold_parsed=gold_n.text,
-                   pred_parsed=pred_n.text, method="text")
+                   pred_parsed=pred_n.text, method=method)
 
 
 def judge_structured(f: Found) -> Verdict:

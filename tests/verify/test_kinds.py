@@ -13,11 +13,11 @@ import pytest
 import sophia_eval
 from sophia_eval.bench.prompts import build_messages
 from sophia_eval.bench.sample import Sample
-from sophia_eval.verify import check_gold, verify
+from sophia_eval.verify import Verdict, check_gold, verify
 from sophia_eval.verify.compare import FORMS
 from sophia_eval.verify.judges import Found, no_gold_problem
 from sophia_eval.verify.kinds import ANSWER_TYPES, KINDS, AnswerKind, answer_instruction
-from sophia_eval.verify.types import make_request
+from sophia_eval.verify.types import Request, make_request
 from sophia_eval.verify.vocab import EXTRACTION_POLICIES
 
 PACKAGE = Path(sophia_eval.__file__).parent
@@ -95,15 +95,13 @@ def test_no_code_dispatches_on_answer_type_outside_the_table() -> None:
     assert hits == []
 
 
-def _roman(f: Found) -> "sophia_eval.Verdict":
-    from sophia_eval.verify.request import Verdict
-
+def _roman(f: Found) -> Verdict:
     got, want = f.cands[-1].strip().upper(), f.req.gold.strip().upper()
     ok = got == want
     return Verdict("correct" if ok else "incorrect", ok, extracted=f.cands[-1], method="roman")
 
 
-def _roman_gold(req, kind: str) -> str | None:
+def _roman_gold(req: Request, kind: str) -> str | None:
     return None if re.fullmatch(r"[IVXLCDM]+", req.gold.strip().upper()) else f"{kind} gold must be a Roman numeral"
 
 
