@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from sophia_eval.bench.sample import Sample
+from sophia_eval.verify.kinds import answer_instruction
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -56,13 +57,7 @@ def _options_block(s: Sample) -> str:
 
 
 def _answer_instruction(s: Sample) -> str:
-    if s.answer_type == "multi_choice":
-        return "Give the letters of all correct options, separated by commas, in \\boxed{}, e.g. \\boxed{A, C}."
-    if s.answer_type == "choice" or s.options:
-        return "Answer with the letter of the correct option in \\boxed{}, e.g. \\boxed{B}."
-    if s.unit:
-        return f"Put the final answer in \\boxed{{}}, expressed in {s.unit}."
-    return "Put the final answer in \\boxed{}."
+    return answer_instruction(s.answer_type, unit=s.unit, has_options=bool(s.options))
 
 
 def _default(s: Sample) -> str:

@@ -2,6 +2,7 @@
 
 Pure Python. Scalar elements go number -> string -> sympy; the sympy step raises `NeedsSymbolic`
 when the caller runs without it (the fast in-process pass), so the check can move to a worker.
+An answer kind steers it through its `form` (`verify.kinds`), one of FORMS or None.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from sophia_eval.verify.normalize import (
 from sophia_eval.verify.extract import is_prose
 from sophia_eval.verify.numbers import Num, numbers_match, parse_number
 from sophia_eval.verify.probe import clearly_different
-from sophia_eval.verify.types import MAX_ANSWER_CHARS, Request
+from sophia_eval.verify.request import MAX_ANSWER_CHARS, Request
+
+
+FORMS: tuple[str, ...] = ("percent", "matrix", "equation", "interval")
+"""How a kind asks to be compared: `percent` (25%, 25 and 0.25 name it), `matrix` (the prediction
+must be one), `equation` (both sides compared as an equation), `interval` (a bracketed pair is an
+interval, not a tuple). None: the gold's own shape decides."""
 
 
 class NeedsSymbolic(Exception):
@@ -60,8 +67,12 @@ _BEARING_RE = re.compile(r"^([NS])\s*(\d{1,3}(?:\.\d+)?)\s*([EW])$")
 class Comparator:
     """Compares one gold with one prediction under one request's metadata."""
 
-    def __init__(self, req: Request, *, symbolic: bool, check_only: bool = False) -> None:
+    def __init__(self, req: Request, *, symbolic: bool, check_only: bool = False, form: str | None = None) -> None:
+        if form is not None and form not in FORMS:
+            raise ValueError(f"comparison form must be one of {FORMS} or None, got {form!r}")
         self.req = req
+        self.form = form
+        """The answer kind's form (its `verify.kinds` row), read where the kind changes the comparison."""
         self.symbolic = symbolic
         self.check_only = check_only
         """Gold self-check: every scalar must parse (compare(gold, gold) then says if it is usable)."""
@@ -83,7 +94,7 @@ class Comparator:
             return Outcome("correct", "string")
         if len(g) > MAX_ANSWER_CHARS or len(p) > MAX_ANSWER_CHARS:
             return Outcome("incorrect", "string", "answer too long for structured comparison")
-        if gold.percent or self.req.answer_type == "percent":
+        if gold.percent or self.form == "percent":
             return self._percent(g, p, pred.percent, index)
         if radians or (gold.degree and not pred.degree and "\\pi" in p):  # 30° against \frac{\pi}{6}
             ok = self._scalar(g, f"\\frac{{180}}{{\\pi}}\\cdot ({p})", index)
@@ -100,7 +111,7 @@ class Comparator:
         if _bracketed(g) and g[0] in "[(" and "," in g:
             p = inequality_as_interval(p) or p  # -2 \le x \le 7 against [-2, 7]
         gm, pm = _MATRIX_RE.match(g), _MATRIX_RE.match(p)
-        if gm or self.req.answer_type == "matrix":
+        if gm or self.form == "matrix":
             if not (gm and pm):
                 return Outcome("incorrect", "matrix", "prediction is not a matrix")
             return self._matrix(gm.group(2), pm.group(2))
@@ -116,7 +127,7 @@ class Comparator:
             return self._unordered(g.split("\\cup"), p.split("\\cup"), "union")
         if _bracketed(g) and len(split_top_level(g[1:-1])) > 1:
             return self._sequence(g, p)
-        if self.req.answer_type == "equation" or (g.count("=") == 1 and p.count("=") == 1):
+        if self.form == "equation" or (g.count("=") == 1 and p.count("=") == 1):
             ok = self._scalar(g, p, index)
             if ok:
                 return Outcome("correct", "equation")
@@ -135,7 +146,7 @@ class Comparator:
     def _chain_value(self, g: str, p: str) -> str:
         """The value a chain ends on (`24 \\cdot 24 = 576`, `|AB| = 1`, `(p,q)=(3,2)`) when the gold
         is a value, not an equation or relation, and the prediction one answer, not a list."""
-        if "=" not in p or "=" in g or self.req.answer_type == "equation" or _RELATION_RE.search(g + p):
+        if "=" not in p or "=" in g or self.form == "equation" or _RELATION_RE.search(g + p):
             return p
         sides = split_top_level(p, ("=",))
         if len(sides) < 2 or not re.search(r"[\w\\]", sides[-1]) or len(_split_multi(p)) > 1:
@@ -146,7 +157,7 @@ class Comparator:
         """Ordered tuples and intervals: bracket types must match, elements compared in order."""
         if not _bracketed(p):
             return Outcome("incorrect", "tuple", "prediction is not a tuple or interval")
-        kind = "interval" if (g[0], g[-1]) != ("(", ")") or self.req.answer_type == "interval" else "tuple"
+        kind = "interval" if (g[0], g[-1]) != ("(", ")") or self.form == "interval" else "tuple"
         if (g[0], g[-1]) != (p[0], p[-1]):
             return Outcome("incorrect", kind, f"brackets {g[0]}{g[-1]} vs {p[0]}{p[-1]}")
         ge, pe = split_top_level(g[1:-1]), split_top_level(p[1:-1])

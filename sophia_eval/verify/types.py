@@ -1,91 +1,16 @@
-"""Verifier data types: the request (gold + its metadata), the verdict, and the closed vocabularies."""
+"""The verifier's public data types and request coercion: `Verdict`, `Request`, `make_request`
+and `ANSWER_TYPES` (the names of `verify.kinds.KINDS`, the one table of answer kinds)."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from sophia_eval.verify.extract import get_policy
+from sophia_eval.verify.kinds import ANSWER_TYPES, KINDS
+from sophia_eval.verify.request import MAX_ANSWER_CHARS, VERIFIER_VERSION, Request, Verdict
 from sophia_eval.verify.vocab import STATUSES  # re-exported here; defined once in vocab
 
-VERIFIER_VERSION = "0.3.0"
-"""Bumped whenever a verdict can change for the same input (recorded in every run)."""
-
-ANSWER_TYPES: tuple[str, ...] = (
-    "numeric", "expression", "equation", "interval", "tuple", "set", "matrix",
-    "choice", "multi_choice", "text", "boolean", "percent",
-)
-
-# Bounds applied before any parsing: a model answer is short; a longer one is garbage or an attack.
-MAX_ANSWER_CHARS = 2_000  # extracted answers / golds longer than this are compared as text only
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Outcome of one check. `correct` is True only when `status == "correct"`."""
-
-    status: str
-    """One of correct, incorrect, no_answer, bad_gold, timeout, error."""
-    correct: bool
-    """Convenience flag, `status == "correct"`."""
-    extracted: str | None = None
-    """Answer extracted from the model response (None when nothing was found)."""
-    gold_parsed: str | None = None
-    """Normalised form of the gold answer the comparison used."""
-    pred_parsed: str | None = None
-    """Normalised form of the prediction the comparison used."""
-    method: str = ""
-    """Which rule decided: string, exact_number, tolerance, symbolic, equation, choice, ..."""
-    reason: str = ""
-    """Short human-readable explanation."""
-    elapsed_s: float = 0.0
-    """Wall time of the check, including any worker round-trip."""
-    verifier_version: str = VERIFIER_VERSION
-    """Version of the verifier that produced this verdict."""
-
-    def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise ValueError(f"Verdict.status must be one of {STATUSES}, got {self.status!r}")
-        if self.correct != (self.status == "correct"):
-            raise ValueError("Verdict.correct must equal (status == 'correct')")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Request:
-    """One gold answer with the benchmark metadata that defines how it is matched (internal)."""
-
-    gold: str
-    pred: str
-    options: tuple[str, ...] | None = None
-    answer_type: str | None = None
-    tolerance: tuple[float, ...] | None = None
-    rel_tolerance: float | None = None
-    precision: int | None = None
-    unit: str | None = None
-    multiple: bool = False
-    policy: Any = None  # ExtractionPolicy | str | None
-    timeout: float = 2.0
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.gold, str):
-            raise TypeError(f"gold must be a str, got {type(self.gold).__name__}; convert it first")
-        if not isinstance(self.pred, str):
-            raise TypeError(f"pred must be a str (the model response), got {type(self.pred).__name__}")
-        if self.answer_type is not None and self.answer_type not in ANSWER_TYPES:
-            raise ValueError(f"answer_type must be one of {ANSWER_TYPES} or None, got {self.answer_type!r}")
-        for tol in self.tolerance or ():
-            if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol >= 0):
-                raise ValueError(f"tolerance values must be finite numbers >= 0, got {tol!r}")
-        if self.rel_tolerance is not None and not (0 <= self.rel_tolerance < 1):
-            raise ValueError(f"rel_tolerance must be in [0, 1), got {self.rel_tolerance!r}")
-        if self.precision is not None and not (0 <= self.precision <= 30):
-            raise ValueError(f"precision (decimal places) must be in 0..30, got {self.precision!r}")
-        if not (0 < self.timeout <= 600):
-            raise ValueError(f"timeout must be in (0, 600] seconds, got {self.timeout!r}")
+__all__ = ["ANSWER_TYPES", "MAX_ANSWER_CHARS", "STATUSES", "VERIFIER_VERSION", "Request", "Verdict", "make_request"]
 
 
 def make_request(
@@ -99,10 +24,13 @@ def make_request(
             get_policy(policy)
         except KeyError as exc:
             raise ValueError(exc.args[0]) from None
+    kind = answer_type.lower() if isinstance(answer_type, str) else answer_type
+    if kind is not None and kind not in KINDS:  # read live, so a row added to the table is accepted
+        raise ValueError(f"answer_type must be one of {tuple(KINDS)} or None, got {kind!r}")
     return Request(
         gold=gold, pred=pred,
         options=tuple(str(o) for o in options) if options else None,
-        answer_type=answer_type.lower() if isinstance(answer_type, str) else answer_type,
+        answer_type=kind,
         tolerance=_coerce_tolerance(tolerance),
         rel_tolerance=None if rel_tolerance is None else float(rel_tolerance),
         precision=None if precision is None else int(precision),

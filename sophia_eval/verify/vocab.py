@@ -4,8 +4,8 @@ metrics, rewards, the harness, the judge, the benchmark schema and the CLI impor
 
 A scored status is a judgement on the model (`correct`, `incorrect`, `no_answer`); the others
 (`bad_gold`, `timeout`, `error`) are failures of the benchmark, the verifier or the backend and are
-left out of every metric, reward and count of right answers. (Answer kinds are
-`verify.types.ANSWER_TYPES`; units are `verify.normalize`'s.)
+left out of every metric, reward and count of right answers. (Answer kinds are the
+`verify.kinds` table; units are `verify.normalize`'s.)
 """
 
 STATUSES: tuple[str, ...] = ("correct", "incorrect", "no_answer", "bad_gold", "timeout", "error")
