@@ -32,7 +32,9 @@ _FORKER_LOCK = threading.Lock()
 
 
 def _popen(fd: int, env: dict[str, str]) -> "subprocess.Popen[bytes]":
-    return subprocess.Popen(_worker_argv(fd), pass_fds=(fd,), env=env, stdin=subprocess.DEVNULL,
+    # cwd: `python -m` puts the working directory first on sys.path, so a worker started from a
+    # folder holding another `sophia_eval/` (a second checkout) would run that code instead.
+    return subprocess.Popen(_worker_argv(fd), pass_fds=(fd,), env=env, stdin=subprocess.DEVNULL, cwd=_PACKAGE_ROOT,
                             start_new_session=True)  # Ctrl-C goes to the caller, which then closes the pool
 
 

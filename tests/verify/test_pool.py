@@ -172,3 +172,17 @@ def test_dropped_pool_stops_its_workers() -> None:
     del p
     gc.collect()
     assert proc.wait(10) is not None
+
+
+def test_workers_run_this_package_whatever_the_working_directory(tmp_path, monkeypatch) -> None:
+    """`python -m` puts the working directory first on the path: a worker started from another
+    checkout (or any folder holding a `sophia_eval/`) must still run the caller's verifier."""
+    fake = tmp_path / "sophia_eval" / "verify"
+    fake.mkdir(parents=True)
+    (tmp_path / "sophia_eval" / "__init__.py").write_text("raise ImportError('the wrong sophia_eval')\n")
+    (fake / "__init__.py").write_text("")
+    (fake / "worker.py").write_text("raise SystemExit(3)\n")
+    monkeypatch.chdir(tmp_path)
+    with VerifierPool(workers=1, timeout=30.0) as p:
+        v = p.verify_many([{"gold": "x^2 - 1", "pred": r"\boxed{(x-1)(x+1)}"}])[0]
+    assert v.status == "correct", v
