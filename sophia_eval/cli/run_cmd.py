@@ -251,6 +251,7 @@ def _run(console: Any, *, model: str | None, name: str | None, benchmark: str | 
          progress: bool, model_args: str | None, log_samples: bool) -> list[tuple[str, Path]]:
     from sophia_eval.bench.lmms_tasks import resolve_task
     from sophia_eval.harness import runner as harness
+    from sophia_eval.harness.config import parse_shard
     from sophia_eval.harness.protocols import get_protocol
 
     options = parse_options(option)
@@ -334,7 +335,7 @@ def _run(console: Any, *, model: str | None, name: str | None, benchmark: str | 
         config = harness.RunConfig(
             benchmark=ref, model=model, backend=backend, protocol=proto, backend_options=options, limit=limit,
             item_ids=item_ids, data_dir=data_dir, out=target, batch_size=batch_size,
-            shard=harness.parse_shard(shard) if shard else None, verify_workers=verify_workers, judge=judge, name=name,
+            shard=parse_shard(shard) if shard else None, verify_workers=verify_workers, judge=judge, name=name,
         )
         cfg = harness.run_config_record(config, bench)
         run_dir = harness.default_out(config, bench, cfg)

@@ -12,6 +12,7 @@ import pytest
 from harness_fakes import BENCH, SAMPLED, FakeGenerator, SeededFakeGenerator, toy_config, toy_samples
 
 from sophia_eval.harness import runner as harness
+from sophia_eval.harness.protocols import get_protocol
 from sophia_eval.runs.store import RunStore
 
 FAKES = Path(__file__).with_name("harness_fakes.py")
@@ -113,7 +114,7 @@ def test_tiny_transformers_model_resumes_byte_identical(tiny_text_model, tmp_pat
     from sophia_eval.backends import make_generator
 
     gen = make_generator("transformers", str(tiny_text_model), batch_size=4)
-    proto = harness.get_protocol("sophia", n=2, max_new_tokens=12)
+    proto = get_protocol("sophia", n=2, max_new_tokens=12)
     out = tmp_path / "resumed"
     with pytest.raises(KeyboardInterrupt):
         _run(out, _Interrupt(gen, after=2, flaky_item=5), protocol=proto, batch_size=4)

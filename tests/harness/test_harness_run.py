@@ -6,6 +6,7 @@ import pytest
 from harness_fakes import BENCH, FakeGenerator, toy_config, toy_samples
 
 from sophia_eval.harness import runner as harness
+from sophia_eval.harness.config import parse_shard
 from sophia_eval.harness.shards import merge
 from sophia_eval.harness.protocols import get_protocol
 from sophia_eval.runs.store import RunStore, RunStoreError
@@ -157,7 +158,7 @@ def test_merge_refuses_missing_items(tmp_path):
 
 def test_parse_shard_rejects_bad_spec():
     with pytest.raises(harness.HarnessError, match="expected I/N"):
-        harness.parse_shard("3/3")
+        parse_shard("3/3")
 
 
 def test_run_json_summary_is_json_and_in_percent(tmp_path):
