@@ -159,15 +159,26 @@ def base_chart_svg(chart: BaseChart, width: int = 900) -> str:
             v = values[(m, g)]
             x, y = gx + s * bar_w, y_of(v)
             tip = f"{m} on {label}: {v:.2f}"
+            ci = chart.intervals.get((m, chart.columns[g])) if g < len(chart.columns) else None
+            if ci is not None:
+                tip += f" (95% CI {ci[0]:.1f}-{ci[1]:.1f})"
             out.append(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w - 2:.1f}" height="{top + plot_h - y:.1f}" '
                 f'fill="{SERIES[s % len(SERIES)]}"><title>{_e(tip)}</title></rect>'
             )
+            label_y = y
+            if ci is not None:  # a run's 95% interval as a vertical whisker on its bar
+                cx, lo, hi = x + bar_w / 2 - 1, y_of(max(ci[0], 0.0)), y_of(min(ci[1], top_value))
+                out.append(
+                    f'<path class="whisker" d="M{cx:.1f} {lo:.1f}V{hi:.1f}M{cx - 3:.1f} {lo:.1f}H{cx + 3:.1f}'
+                    f'M{cx - 3:.1f} {hi:.1f}H{cx + 3:.1f}" stroke="#243b53" stroke-width="1.2" fill="none"/>'
+                )
+                label_y = min(y, hi)
             if s > 0 and len(models) <= 3 and (chart.base, g) in values:
                 delta = v - values[(chart.base, g)]
                 colour = "#2e7d32" if delta >= 0 else "#c62828"
                 out.append(
-                    f'<text x="{x + bar_w / 2 - 1:.1f}" y="{y - 3:.1f}" font-size="9" text-anchor="middle" '
+                    f'<text x="{x + bar_w / 2 - 1:.1f}" y="{label_y - 3:.1f}" font-size="9" text-anchor="middle" '
                     f'fill="{colour}">{delta:+.1f}</text>'
                 )
         cx = left + g * group_w + group_w / 2

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from sophia_eval.board.baselines import METRICS_BY_KIND, Baseline, PublishedProtocol
@@ -118,6 +118,8 @@ class BaseChart:
     values: Mapping[tuple[str, Column], float]
     base_run_preset: str | None = None
     """Preset of the base's run when the chart uses a run of the base (a --pair), else None."""
+    intervals: Mapping[tuple[str, Column], tuple[float, float]] = field(default_factory=dict)
+    """95% interval of each run's value (from its summary); published numbers get none here."""
 
     @property
     def title(self) -> str:
@@ -407,8 +409,15 @@ def _charts(overviews: Sequence[Overview], pairs: Sequence[tuple[str, str]]) -> 
             values = {(b_row.model, c): b_row.cells[c].entry.value for c in cols}
             for r in rows:
                 values.update({(r.model, c): r.cells[c].entry.value for c in cols if c in r.cells})
+            intervals = {}
+            for r in (b_row, *rows):
+                for c in cols:
+                    e = r.cells[c].entry if r.kind == "run" and c in r.cells else None
+                    if e is not None and e.ci_low is not None and e.ci_high is not None:
+                        intervals[(r.model, c)] = (e.ci_low, e.ci_high)
             charts.append(BaseChart(ov.protocol, b_row.model, tuple(r.model for r in rows), cols, values,
-                                    base_run_preset=b_row.preset if b_row.kind == "run" else None))
+                                    base_run_preset=b_row.preset if b_row.kind == "run" else None,
+                                    intervals=intervals))
     return tuple(charts)
 
 

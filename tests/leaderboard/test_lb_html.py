@@ -84,6 +84,15 @@ def test_base_chart_labels_the_gain_over_the_base(board):
     assert base_chart_svg(chart).count(">+30.0</text>") == 2
 
 
+def test_run_pair_chart_draws_each_runs_interval_as_a_whisker(board):
+    from sophia_eval.board.html import base_chart_svg
+
+    chart = next(c for c in board.charts if c.base == "tiny-base" and c.protocol == "sophia")
+    # two runs (base, checkpoint) on one benchmark: one whisker per bar; the average has none
+    assert {m for m, _ in chart.intervals} == {"tiny-base", "tiny-<b>ckpt</b>"}
+    assert base_chart_svg(chart).count('class="whisker"') == 2
+
+
 def test_long_labels_are_shortened_in_the_middle_keeping_the_run_directory():
     from sophia_eval.board.html import _fit
 
