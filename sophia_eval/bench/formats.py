@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from sophia_eval.bench.spec import HubSpec
 
@@ -20,6 +20,16 @@ class DataError(ValueError):
 
 
 Record = dict[str, Any]
+
+
+def dotted_get(record: Mapping[str, Any], path: str) -> Any:
+    """`record["a"]["b"]` for `path` "a.b"; None when any step is missing or not a mapping."""
+    cur: Any = record
+    for key in path.split("."):
+        if not isinstance(cur, Mapping) or key not in cur:
+            return None
+        cur = cur[key]
+    return cur
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[str, Record]]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from sophia_eval.bench.formats import DataError, Record, read_hub, read_local
+from sophia_eval.bench.formats import DataError, Record, dotted_get, read_hub, read_local
 from sophia_eval.bench.normalizers import NORMALIZERS
 from sophia_eval.bench.registry import get_benchmark
 from sophia_eval.bench.spec import BenchmarkSpec, LocalSpec, PartSpec, SplitSpec
@@ -108,15 +108,6 @@ def split_available(spec: BenchmarkSpec, split: str | None, root: Path) -> str:
     return "metadata" if any(not lay.images for lay in layouts if lay) else "local"
 
 
-def _get(record: Record, path: str) -> Any:
-    cur: Any = record
-    for key in path.split("."):
-        if not isinstance(cur, dict) or key not in cur:
-            return None
-        cur = cur[key]
-    return cur
-
-
 def _matches(value: Any, allowed: tuple[Any, ...]) -> bool:
     for cond in allowed:
         if isinstance(cond, dict):  # {contains: s} / {not_contains: s}
@@ -168,7 +159,7 @@ def _iter_part(part: PartSpec, root: Path, report: LoadReport, *, allow_hub: boo
         report.sources.append(str(path))
         for where, rec in read_local(layout.format, path, layout.records):
             for j in layout.joins:
-                key = str(_get(rec, j.key))
+                key = str(dotted_get(rec, j.key))
                 if key not in joined[j.into]:
                     raise DataError(f"{where}: no entry {key!r} in join file {base / j.path} (field {j.key!r})")
                 rec = {**rec, j.into: joined[j.into][key]}
@@ -260,7 +251,7 @@ def _first(rec: Record, spec_col: str) -> Any:
     """Value at `a` or, for `a|b`, the first non-empty of a, b (else the last one's raw value)."""
     v: Any = None
     for alt in str(spec_col).split("|"):
-        v = _get(rec, alt)
+        v = dotted_get(rec, alt)
         if v not in (None, "", [], {}):
             return v
     return v
@@ -380,7 +371,7 @@ def load_split(spec: BenchmarkSpec, split: str | None = None, *, data_dir: str |
                 raise DataError(f"{spec.name}:{s.name}: the local copy {root / layout.dir} is metadata only (no images); "
                                 "evaluation needs the images: place the full release or HF snapshot under the data root")
             report.records += 1
-            if not all(_matches(_get(rec, k), v) for k, v in s.where.items()):
+            if not all(_matches(dotted_get(rec, k), v) for k, v in s.where.items()):
                 report.filtered_out += 1
                 continue
             out = _build(spec, s, part, where, rec, layout, root, answer_types, require_images)

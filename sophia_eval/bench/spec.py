@@ -5,6 +5,7 @@ word lists. Parsing and discovery are `bench.registry`'s; extraction policy name
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 
 METRICS: tuple[str, ...] = ("accuracy", "dynamath", "wemath")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from sophia_eval.harness.runner import BenchmarkInfo, model_slug
+from sophia_eval.bench.formats import dotted_get
 from sophia_eval.bench.sample import Sample
 from sophia_eval.harness.protocols import Protocol
 from sophia_eval.runs.lock import run_lock
@@ -62,15 +63,6 @@ def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield number, row
 
 
-def _dotted(row: Mapping[str, Any], path: str) -> Any:
-    cur: Any = row
-    for part in path.split("."):
-        if not isinstance(cur, Mapping) or part not in cur:
-            return None
-        cur = cur[part]
-    return cur
-
-
 def _texts(value: Any) -> list[str] | None:
     if isinstance(value, str):
         return [value]
@@ -84,7 +76,7 @@ def _texts(value: Any) -> list[str] | None:
 
 def _lmms_item_id(row: Mapping[str, Any], id_key: str | None) -> tuple[str | None, str]:
     if id_key:
-        value = _dotted(row, id_key)
+        value = dotted_get(row, id_key)
         return (None if value is None else str(value)), id_key
     doc = row.get("doc")
     if isinstance(doc, Mapping):

@@ -13,7 +13,6 @@ items a value rests on).
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
