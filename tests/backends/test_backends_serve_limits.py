@@ -176,7 +176,11 @@ def test_a_queued_request_whose_client_left_is_never_generated(caplog):
         assert gen.started.wait(10)
         queued = _send_raw(srv, "queued")
         _wait_for(lambda: srv.server.worker._queue.qsize() == 1, "second request queued")
+        waiting = srv.server.worker._queue.queue[0]
         queued.close()
+        # the queued request's handler must see its client gone before the slot frees; else the
+        # worker may take the job in the 0.1 s between two of its polls (a race, not the contract)
+        _wait_for(waiting.cancel.is_set, "queued request cancelled")
         busy.close()
         _wait_for(lambda: len(caplog.records) == 2, "both requests logged")
         nxt = _post(srv, HELLO)
