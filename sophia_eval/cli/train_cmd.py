@@ -117,7 +117,7 @@ def sample(
                      _pick(policy, r, "policy", "policy model"), policy_option, policy_url)
     import dataclasses
 
-    _print_json(dataclasses.asdict(run_sampling(data, pol, rsn, out, cfg)))
+    _print_json(dataclasses.asdict(run_sampling(data, pol, rsn, out, cfg, prompts=r.get("prompts"))))
 
 
 @sophia_app.command("select")
@@ -165,7 +165,7 @@ def train(
     recipe_model = r["train"].model if r.get("train") else ""
     cfg = _stage(r, "train", TrainConfig, model=model or recipe_model or r.get("policy"), output_dir=out, max_steps=max_steps,
                  global_batch_size=global_batch_size, micro_batch_size=micro_batch_size, lr=lr, epochs=epochs)
-    result = run_train(cfg, train_examples(selection, cfg), resume=resume)
+    result = run_train(cfg, train_examples(selection, cfg, r.get("prompts")), resume=resume)
     import os
 
     if os.environ.get("RANK", "0") != "0":  # under torchrun/accelerate only the main process reports
@@ -204,7 +204,7 @@ def warmup(
                  max_steps=max_steps, global_batch_size=global_batch_size, micro_batch_size=micro_batch_size, lr=lr,
                  epochs=epochs, freeze_vision=freeze_vision, mixed_precision=mixed_precision, save_every=save_every,
                  seed=seed)
-    result = run_warmup(cfg, data, resume=resume)
+    result = run_warmup(cfg, data, resume=resume, prompts=r.get("prompts"))
     import os
 
     if os.environ.get("RANK", "0") != "0":
@@ -254,7 +254,7 @@ def round_(
     result = run_round(data, policy=pol, reasoner=rsn, round_dir=out,
                        sampling=r.get("sampling") or SamplingConfig(), selection=r.get("selection") or SelectionConfig(),
                        train=_stage(r, "train", TrainConfig, model=policy),
-                       evaluation=EvalSpec(**ev) if ev.get("benchmark") else None)
+                       evaluation=EvalSpec(**ev) if ev.get("benchmark") else None, prompts=r.get("prompts"))
     _print_json(result)
 
 

@@ -5,7 +5,8 @@ that need them, so importing this package is cheap.
 """
 
 from sophia_eval.sophia.behaviour import score_behaviour_logprobs
-from sophia_eval.sophia.config import GRPOConfig, MixConfig, SamplingConfig, SelectionConfig, TrainConfig, load_recipe
+from sophia_eval.sophia.config import (GRPOConfig, MixConfig, PromptConfig, SamplingConfig, SelectionConfig, TrainConfig,
+                                      load_recipe)
 from sophia_eval.sophia.dataset import TrainExample
 from sophia_eval.sophia.grpo import grpo_train, group_advantages
 from sophia_eval.sophia.items import TrainingSetError, load_training_items
@@ -19,7 +20,7 @@ from sophia_eval.sophia.trainer import TrainResult, train
 
 __all__ = [
     "ClippedIS", "EmptySelectionError", "EvalSpec", "GRPOConfig", "MixConfig", "Objective", "RecordError",
-    "RewardWeightedNLL", "SamplingConfig", "SamplingStats", "SelectionConfig", "TrainConfig", "TrainExample",
+    "PromptConfig", "RewardWeightedNLL", "SamplingConfig", "SamplingStats", "SelectionConfig", "TrainConfig", "TrainExample",
     "TrainResult", "TrainingSetError", "caption_rewards", "evaluate", "group_advantages", "grpo_train",
     "load_recipe", "load_training_items", "make_objective", "run_round", "run_sampling", "run_selection",
     "score_behaviour_logprobs", "score_texts", "select_trajectories", "train", "train_examples",

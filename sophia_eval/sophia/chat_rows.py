@@ -14,9 +14,12 @@ fields (`options`, `hint`, `answer_type`, `unit`, `answer`); image paths are rel
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sophia_eval.bench.sample import Sample
+
+if TYPE_CHECKING:
+    from sophia_eval.sophia.config import PromptConfig
 
 WARMUP_PROMPTS = ("harness", "caption", "reasoning")
 _FIELDS = {"id", "question", "response", "images", "prompt", "caption", "options", "hint", "answer_type", "unit", "answer"}
@@ -36,9 +39,11 @@ def _sample(row: dict[str, Any], path: Path, n: int) -> Sample:
                   hint=row.get("hint"), answer_type=row.get("answer_type"), unit=row.get("unit"), source=f"{path}:{n}")
 
 
-def example_messages(row: dict[str, Any], path: Path, n: int, *, system_prompt: str = "auto") -> list[dict[str, Any]]:
-    """The chat (prompt turns + the response as assistant turn) of one warm-up row."""
-    from sophia_eval.sophia import prompts
+def example_messages(row: dict[str, Any], path: Path, n: int, *, system_prompt: str = "auto",
+                     prompts: PromptConfig | None = None) -> list[dict[str, Any]]:
+    """The chat (prompt turns + the response as assistant turn) of one warm-up row; `prompts`
+    replaces the built-in caption / reasoning prompts (as in sampling)."""
+    from sophia_eval.sophia import prompts as texts
 
     unknown = sorted(set(row) - _FIELDS)
     if unknown:
@@ -53,9 +58,9 @@ def example_messages(row: dict[str, Any], path: Path, n: int, *, system_prompt: 
     sample = _sample(row, path, n)
     response = row["response"]
     if kind == "caption":
-        return [*prompts.caption_messages(sample), {"role": "assistant", "content": response}]
+        return [*texts.caption_messages(sample, prompts), {"role": "assistant", "content": response}]
     if kind == "reasoning":
         if not isinstance(row.get("caption"), str):
             raise WarmupDataError(f"{path}:{n}: prompt 'reasoning' needs a string `caption` (the image description)")
-        return [*prompts.reasoning_messages(sample, row["caption"]), {"role": "assistant", "content": response}]
-    return prompts.training_messages(sample, response, system_prompt=system_prompt)
+        return [*texts.reasoning_messages(sample, row["caption"], prompts), {"role": "assistant", "content": response}]
+    return texts.training_messages(sample, response, system_prompt=system_prompt)

@@ -251,8 +251,35 @@ class GRPOConfig:
                "GRPOConfig.warmup_steps, max_refill_rounds and save_every must be >= 0")
 
 
+@dataclass(frozen=True)
+class PromptConfig:
+    """The two SOPHIA sampling prompts (recipe section `prompts`); `None` keeps the built-in one.
+
+    Used wherever those prompts are built: `sophia sample`, warm-up rows with `prompt: caption` or
+    `reasoning`, and `sophia round`, so a policy warmed up on a prompt is sampled with the same one.
+    Custom prompts suit small models with short contexts or other domains; the default wording is
+    for competition math figures."""
+
+    caption: str | None = None
+    """Instruction given to the policy with the image(s) (the question is withheld)."""
+    reasoning: str | None = None
+    """Template for the reasoner with the fields `{caption}` and `{question}` (literal braces as
+    `{{` `}}`); the built-in one adds a worked one-shot example."""
+
+    def __post_init__(self) -> None:
+        _check(self.caption is None or bool(self.caption.strip()), "PromptConfig.caption must be non-empty text or unset")
+        if self.reasoning is not None:
+            for name in ("{caption}", "{question}"):
+                _check(name in self.reasoning, f"PromptConfig.reasoning must contain {name} (where the reasoner sees it)")
+            try:
+                self.reasoning.format(caption="", question="")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"PromptConfig.reasoning is not a valid template ({type(exc).__name__}: {exc}); "
+                                 "only {caption} and {question} are fields, write other braces as {{ and }}") from exc
+
+
 _STAGES: dict[str, type] = {
-    "sampling": SamplingConfig, "selection": SelectionConfig, "train": TrainConfig, "grpo": GRPOConfig,
+    "sampling": SamplingConfig, "prompts": PromptConfig, "selection": SelectionConfig, "train": TrainConfig, "grpo": GRPOConfig,
 }
 
 

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 from sophia_eval.bench.sample import Sample
 from sophia_eval.sophia.chat_rows import example_messages
-from sophia_eval.sophia.config import MixConfig
+from sophia_eval.sophia.config import MixConfig, PromptConfig
 from sophia_eval.sophia.prompts import training_messages
 from sophia_eval.runs.jsonl import JsonlLog
 
@@ -103,7 +103,8 @@ def load_selected(path: str | Path, *, system_prompt: str = "auto") -> list[Trai
     return out
 
 
-def load_mix_file(path: str | Path, kind: str, *, system_prompt: str = "auto") -> list[TrainExample]:
+def load_mix_file(path: str | Path, kind: str, *, system_prompt: str = "auto",
+                  prompts: PromptConfig | None = None) -> list[TrainExample]:
     """Text-only (`kind='text'`) or general VQA (`kind='vqa'`) examples, formatted like the SOPHIA
     examples (harness prompt and system-prompt rule; rows may pick another SOPHIA prompt with
     `"prompt"`, see `chat_rows.py`)."""
@@ -114,13 +115,13 @@ def load_mix_file(path: str | Path, kind: str, *, system_prompt: str = "auto") -
             raise ValueError(f"{path}:{n}: expected string `question` and `response`")
         if kind == "vqa" and not row.get("images"):
             raise ValueError(f"{path}:{n}: a general VQA example needs `images`")
-        msgs = tuple(example_messages(row, path, n, system_prompt=system_prompt))
+        msgs = tuple(example_messages(row, path, n, system_prompt=system_prompt, prompts=prompts))
         out.append(TrainExample(id=f"{kind}:{row.get('id', n)}", messages=msgs, source=kind))
     return out
 
 
 def mix_examples(sophia: Sequence[TrainExample], mix: MixConfig, *, seed: int = 0,
-                 system_prompt: str = "auto") -> list[TrainExample]:
+                 system_prompt: str = "auto", prompts: PromptConfig | None = None) -> list[TrainExample]:
     """SOPHIA examples plus `ratio * len(sophia)` from each mix file, drawn without replacement
     (seeded); capped at the file's size. The trainer shuffles the result each epoch."""
     out = list(sophia)
@@ -128,7 +129,7 @@ def mix_examples(sophia: Sequence[TrainExample], mix: MixConfig, *, seed: int = 
         ratio, path = getattr(mix, f"{kind}_ratio"), getattr(mix, f"{kind}_path")
         if ratio <= 0:
             continue
-        pool = load_mix_file(path, kind, system_prompt=system_prompt)
+        pool = load_mix_file(path, kind, system_prompt=system_prompt, prompts=prompts)
         want = min(len(pool), round(ratio * len(sophia)))
         out.extend(random.Random(f"{seed}:{kind}").sample(pool, want))
     return out

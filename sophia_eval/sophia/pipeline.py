@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from sophia_eval.bench.sample import Sample
-from sophia_eval.sophia.config import SamplingConfig, SelectionConfig, TrainConfig
+from sophia_eval.sophia.config import PromptConfig, SamplingConfig, SelectionConfig, TrainConfig
 from sophia_eval.runs.jsonl import JsonlLog, write_json_atomic
 from sophia_eval.runs.store import RunStore
 from sophia_eval.sophia.selection import EmptySelectionError, select_trajectories
@@ -53,7 +53,7 @@ def run_selection(sampling_dir: str | Path, items: Sequence[Sample], out_dir: st
     return summary
 
 
-def train_examples(selection_dir: str | Path, config: TrainConfig) -> list[Any]:
+def train_examples(selection_dir: str | Path, config: TrainConfig, prompts: PromptConfig | None = None) -> list[Any]:
     """Selected trajectories plus the configured text-only / VQA mix."""
     from sophia_eval.sophia.dataset import load_selected, mix_examples
 
@@ -61,7 +61,7 @@ def train_examples(selection_dir: str | Path, config: TrainConfig) -> list[Any]:
     sophia = load_selected(path, system_prompt=config.system_prompt) if path.exists() else []
     if not sophia:
         raise EmptySelectionError(f"{path}: no selected trajectories; run the select stage (and check its summary)")
-    return mix_examples(sophia, config.mix, seed=config.seed, system_prompt=config.system_prompt)
+    return mix_examples(sophia, config.mix, seed=config.seed, system_prompt=config.system_prompt, prompts=prompts)
 
 
 @dataclass(frozen=True)
@@ -97,16 +97,17 @@ def evaluate(model_dir: str | Path, spec: EvalSpec, out_dir: str | Path, *, samp
 
 def run_round(items: Sequence[Sample], *, policy: Any, reasoner: Any, round_dir: str | Path,
               sampling: SamplingConfig, selection: SelectionConfig, train: TrainConfig,
-              evaluation: EvalSpec | None = None, progress: bool = True) -> dict[str, Any]:
+              evaluation: EvalSpec | None = None, progress: bool = True,
+              prompts: PromptConfig | None = None) -> dict[str, Any]:
     """The whole round in one process; `policy`/`reasoner` are `Generator`s. Returns paths + summaries."""
     from sophia_eval.sophia.sampling import run_sampling
     from sophia_eval.sophia.trainer import train as run_train
 
     root = Path(round_dir)
-    stats = run_sampling(items, policy, reasoner, root / "sampling", sampling, show_progress=progress)
+    stats = run_sampling(items, policy, reasoner, root / "sampling", sampling, show_progress=progress, prompts=prompts)
     summary = run_selection(root / "sampling", items, root / "selection", selection)
     train_cfg = dataclasses.replace(train, output_dir=str(root / "train"))
-    result = run_train(train_cfg, train_examples(root / "selection", train_cfg))
+    result = run_train(train_cfg, train_examples(root / "selection", train_cfg, prompts))
     out: dict[str, Any] = {"sampling": dataclasses.asdict(stats), "selection": summary,
                            "final_dir": str(result.final_dir), "train_losses": result.losses}
     if evaluation is not None:

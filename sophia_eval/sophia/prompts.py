@@ -8,17 +8,21 @@
 - Training prompt: built by `sophia_eval.bench.prompts.build_messages`, the same function the harness
   evaluates with, so the policy is trained on the prompt it will be tested on.
 
-The wording is ours (the paper released no prompts). Changing any text here changes
-`PROMPT_VERSION`, which is recorded with every sample.
+The wording is ours (the paper released no prompts). A recipe may replace either sampling prompt
+(`PromptConfig`, section `prompts`); `prompt_version` hashes the prompts in use and is recorded with
+every sample, so records made under different prompts are never mixed.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sophia_eval.bench import prompts as harness_prompts
 from sophia_eval.bench.sample import Sample
+
+if TYPE_CHECKING:
+    from sophia_eval.sophia.config import PromptConfig
 
 CAPTION_PROMPT = (
     "Describe the image in complete detail, as if for a reader who cannot see it and must solve "
@@ -58,15 +62,38 @@ REASONING_TEMPLATE = (
     "Solution:"
 )
 
-PROMPT_VERSION = hashlib.sha256((CAPTION_PROMPT + REASONING_TEMPLATE + _ONE_SHOT).encode()).hexdigest()[:12]
 
 
-def caption_messages(sample: Sample) -> list[dict[str, Any]]:
+def _caption_prompt(custom: PromptConfig | None) -> str:
+    return custom.caption if custom is not None and custom.caption is not None else CAPTION_PROMPT
+
+
+def _reasoning_template(custom: PromptConfig | None) -> str:
+    if custom is not None and custom.reasoning is not None:
+        return custom.reasoning
+    return REASONING_TEMPLATE.replace("{example}", _ONE_SHOT.replace("{", "{{").replace("}", "}}"))
+
+
+def prompt_version(custom: PromptConfig | None = None) -> str:
+    """Short hash of the caption prompt and reasoning template in use (the built-in prompts keep
+    the hash they always had, so existing sampling directories still resume)."""
+    if custom is None or (custom.caption is None and custom.reasoning is None):
+        blob = CAPTION_PROMPT + REASONING_TEMPLATE + _ONE_SHOT
+    else:
+        blob = _caption_prompt(custom) + "\0" + _reasoning_template(custom)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+PROMPT_VERSION = prompt_version()
+"""Version of the built-in prompts."""
+
+
+def caption_messages(sample: Sample, custom: PromptConfig | None = None) -> list[dict[str, Any]]:
     """Chat for the policy: the item's image(s) and the caption instruction, never the question."""
     if not sample.images:
         raise ValueError(f"item {sample.id!r} ({sample.source}): a caption needs at least one image")
     parts: list[dict[str, Any]] = [{"type": "image", "image": img} for img in sample.images]
-    parts.append({"type": "text", "text": CAPTION_PROMPT})
+    parts.append({"type": "text", "text": _caption_prompt(custom)})
     return [{"role": "user", "content": parts}]
 
 
@@ -77,9 +104,9 @@ def _question_text(sample: Sample) -> str:
     return "\n".join(p["text"] for p in user if p.get("type") == "text").strip()
 
 
-def reasoning_messages(sample: Sample, caption: str) -> list[dict[str, Any]]:
+def reasoning_messages(sample: Sample, caption: str, custom: PromptConfig | None = None) -> list[dict[str, Any]]:
     """Chat for the text reasoner: the caption stands in for the image."""
-    prompt = REASONING_TEMPLATE.format(example=_ONE_SHOT, caption=caption.strip(), question=_question_text(sample))
+    prompt = _reasoning_template(custom).format(caption=caption.strip(), question=_question_text(sample))
     return [{"role": "user", "content": prompt}]
 
 

@@ -34,8 +34,8 @@ from typing import Any, Sequence
 
 from sophia_eval.backends.base import BackendError, Completion, GenerationConfig, Generator
 from sophia_eval.bench.sample import Sample
-from sophia_eval.sophia.config import SamplingConfig
-from sophia_eval.sophia.prompts import PROMPT_VERSION, caption_messages, reasoning_messages
+from sophia_eval.sophia.config import PromptConfig, SamplingConfig
+from sophia_eval.sophia.prompts import caption_messages, prompt_version, reasoning_messages
 from sophia_eval.runs.jsonl import JsonlLog, RecordError, write_json_atomic
 from sophia_eval.sophia.rewards import score_texts
 
@@ -142,7 +142,8 @@ def _raise_if_all_failed(results: list[list[Completion]], what: str) -> None:
 
 
 def sample_captions(items: Sequence[Sample], policy: Generator, out: Path, config: SamplingConfig,
-                    stats: SamplingStats, progress: Any = None) -> None:
+                    stats: SamplingStats, progress: Any = None, prompts: PromptConfig | None = None) -> None:
+    version = prompt_version(prompts)
     log = JsonlLog(out / CAPTIONS_FILE)
     have: dict[str, set[int]] = defaultdict(set)
     for r in log.read():
@@ -166,7 +167,7 @@ def sample_captions(items: Sequence[Sample], policy: Generator, out: Path, confi
                                    max_new_tokens=config.caption_max_new_tokens, seed=config.seed)
         for batch in _batches(group, config.batch_size):
             call_cfg = dataclasses.replace(gen_cfg, seed=_call_seed(config.seed, "caption", batch[0][0].id, batch[0][1][0]))
-            results, share = _timed_generate(policy, [caption_messages(s) for s, _ in batch], call_cfg)
+            results, share = _timed_generate(policy, [caption_messages(s, prompts) for s, _ in batch], call_cfg)
             _raise_if_all_failed(results, "policy")
             rows = []
             for (s, missing), comps in zip(batch, results):
@@ -174,14 +175,15 @@ def sample_captions(items: Sequence[Sample], policy: Generator, out: Path, confi
                     rows.append({"item_id": s.id, "caption_index": k, "caption": c.text,
                                  "finish_reason": c.finish_reason, "prompt_tokens": c.prompt_tokens,
                                  "completion_tokens": c.completion_tokens, "latency_s": share,
-                                 "call_latency_s": c.latency_s, "policy_model": policy_model, "prompt_version": PROMPT_VERSION})
+                                 "call_latency_s": c.latency_s, "policy_model": policy_model, "prompt_version": version})
             stats.captions_new += log.append(rows)
             if progress:
                 progress.advance(task, len(batch))
 
 
 def sample_reasoning(items: Sequence[Sample], reasoner: Generator, out: Path, config: SamplingConfig,
-                     stats: SamplingStats, progress: Any = None) -> None:
+                     stats: SamplingStats, progress: Any = None, prompts: PromptConfig | None = None) -> None:
+    version = prompt_version(prompts)
     by_id = {s.id: s for s in items}
     captions = [c for c in JsonlLog(out / CAPTIONS_FILE).read() if str(c["item_id"]) in by_id]
     log = JsonlLog(out / TRAJECTORIES_FILE)
@@ -200,7 +202,7 @@ def sample_reasoning(items: Sequence[Sample], reasoner: Generator, out: Path, co
         gen_cfg = GenerationConfig(n=n, temperature=config.reasoning_temperature, top_p=config.reasoning_top_p,
                                    max_new_tokens=config.reasoning_max_new_tokens, seed=config.seed)
         for batch in _batches(group, config.batch_size):
-            convs = [reasoning_messages(by_id[str(c["item_id"])], c["caption"]) for c, _ in batch]
+            convs = [reasoning_messages(by_id[str(c["item_id"])], c["caption"], prompts) for c, _ in batch]
             first, missing = batch[0]
             call_cfg = dataclasses.replace(gen_cfg, seed=_call_seed(config.seed, "reasoning", str(first["item_id"]),
                                                                     int(first["caption_index"]), missing[0]))
@@ -223,26 +225,28 @@ def sample_reasoning(items: Sequence[Sample], reasoner: Generator, out: Path, co
                              "prompt_tokens": comp.prompt_tokens, "completion_tokens": comp.completion_tokens,
                              "chars": len(comp.text), "latency_s": share, "call_latency_s": comp.latency_s,
                              "think_repaired": repaired, "teacher_model": teacher,
-                             "prompt_version": PROMPT_VERSION, **score})
+                             "prompt_version": version, **score})
             stats.trajectories_new += log.append(rows)
             if progress:
                 progress.advance(task, len(batch))
 
 
 def run_sampling(items: Sequence[Sample], policy: Generator, reasoner: Generator, out_dir: str | Path,
-                 config: SamplingConfig = SamplingConfig(), *, show_progress: bool = True) -> SamplingStats:
-    """Sample (or finish sampling) captions and reasoning for `items` into `out_dir`."""
+                 config: SamplingConfig = SamplingConfig(), *, show_progress: bool = True,
+                 prompts: PromptConfig | None = None) -> SamplingStats:
+    """Sample (or finish sampling) captions and reasoning for `items` into `out_dir`; `prompts`
+    replaces the built-in caption / reasoning prompts (recipe section `prompts`)."""
     from rich.progress import Progress
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _check_meta(out, {"config": dataclasses.asdict(config), "prompt_version": PROMPT_VERSION,
+    _check_meta(out, {"config": dataclasses.asdict(config), "prompt_version": prompt_version(prompts),
                       "policy_model": _model_name(policy), "reasoner_model": _model_name(reasoner),
                       "policy": policy.describe(), "reasoner": reasoner.describe()})
     stats = SamplingStats()
     with Progress(disable=not show_progress) as progress:
-        sample_captions(items, policy, out, config, stats, progress)
-        sample_reasoning(items, reasoner, out, config, stats, progress)
+        sample_captions(items, policy, out, config, stats, progress, prompts)
+        sample_reasoning(items, reasoner, out, config, stats, progress, prompts)
     stats.captions_total = sum(1 for _ in JsonlLog(out / CAPTIONS_FILE).read())
     stats.trajectories_total = sum(1 for _ in JsonlLog(out / TRAJECTORIES_FILE).read())
     return stats

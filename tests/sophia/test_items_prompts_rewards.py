@@ -1,6 +1,7 @@
 """Training-set loading, the sampling prompts, and outcome/caption rewards through the verifier."""
 
 import json
+import re
 
 import pytest
 
@@ -85,3 +86,31 @@ def test_outcome_reward_wrong_answer_is_zero_and_keeps_the_verdict_status():
 def test_caption_reward_is_mean_of_its_reasoning_rewards():
     trajs = [{"item_id": "1", "caption_index": 0, "reward": r} for r in (1.0, 0.0, 1.0, 1.0)]
     assert caption_rewards(trajs)[("1", 0)]["reward"] == 0.75
+
+
+def test_builtin_prompts_are_used_when_the_recipe_sets_none():
+    from sophia_eval.sophia.config import PromptConfig
+    from sophia_eval.sophia.prompts import PROMPT_VERSION, prompt_version
+
+    assert (caption_messages(SAMPLE, PromptConfig()), reasoning_messages(SAMPLE, "c", PromptConfig()),
+            prompt_version(PromptConfig())) == (caption_messages(SAMPLE), reasoning_messages(SAMPLE, "c"), PROMPT_VERSION)
+
+
+def test_a_custom_reasoning_template_keeps_literal_braces():
+    from sophia_eval.sophia.config import PromptConfig
+
+    msgs = reasoning_messages(SAMPLE, "c", PromptConfig(reasoning="{caption} | {question} | end in \\boxed{{}}"))
+    assert msgs[0]["content"].startswith("c | ") and msgs[0]["content"].endswith("| end in \\boxed{}")
+
+
+@pytest.mark.parametrize("kw,message", [
+    ({"reasoning": "Q: {question}"}, "must contain {caption}"),
+    ({"reasoning": "{caption} {question} {hint}"}, "only {caption} and {question}"),
+    ({"reasoning": "{caption} {question} \\boxed{}"}, "only {caption} and {question}"),
+    ({"caption": "  "}, "non-empty"),
+])
+def test_bad_prompt_configs_say_the_fix(kw, message):
+    from sophia_eval.sophia.config import PromptConfig
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        PromptConfig(**kw)

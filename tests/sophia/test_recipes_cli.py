@@ -105,3 +105,14 @@ def test_cli_round_passes_backend_options_and_threads(tmp_path, monkeypatch, ima
     assert made[0] == ("openai", "q", {"max_retries": 0, "base_url": "http://h:1/v1"})
     assert made[1] == ("vllm", "p", {"tensor_parallel_size": 2, "dtype": "bfloat16"})
     assert threads == 1
+
+
+def test_recipe_prompts_section_becomes_a_prompt_config_and_typos_are_named(tmp_path):
+    from sophia_eval.sophia.config import PromptConfig, load_recipe
+
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text("prompts:\n  caption: List the shapes.\n")
+    bad.write_text("prompts:\n  captoin: List the shapes.\n")
+    assert load_recipe(good)["prompts"] == PromptConfig(caption="List the shapes.")
+    with pytest.raises(ValueError, match=r"bad.yaml \[prompts\]: unknown key\(s\) \['captoin'\]"):
+        load_recipe(bad)

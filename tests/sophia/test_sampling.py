@@ -177,3 +177,20 @@ def test_repair_think_open_leaves_well_formed_and_tagless_text_alone():
     assert repair_think_open("<think>a</think>b") == ("<think>a</think>b", False)
     assert repair_think_open("plain \\boxed{1}") == ("plain \\boxed{1}", False)
     assert repair_think_open("a</think>b") == ("<think>\na</think>b", True)
+
+
+def test_custom_prompts_reach_both_models_and_their_version_is_recorded(tmp_path):
+    from sophia_eval.sophia.config import PromptConfig
+    from sophia_eval.sophia.prompts import PROMPT_VERSION, prompt_version
+
+    custom = PromptConfig(caption="List the shapes.", reasoning="Picture: {caption}\nQ: {question}\nA:")
+    policy, reasoner = FakeGenerator(), FakeGenerator("reasoner")
+    seen = []
+    real = reasoner.generate
+    reasoner.generate = lambda convs, config: (seen.extend(c[-1]["content"] for c in convs), real(convs, config))[1]
+    run_sampling(ITEMS[:1], policy, reasoner, tmp_path, _cfg(), show_progress=False, prompts=custom)
+    caps, trajs = _lines(tmp_path / CAPTIONS_FILE), _lines(tmp_path / TRAJECTORIES_FILE)
+    assert seen[0].startswith("Picture: caption of /img/0.png #0\nQ: What is 0+1?")
+    assert {r["prompt_version"] for r in caps + trajs} == {prompt_version(custom)} != {PROMPT_VERSION}
+    with pytest.raises(RecordError, match="prompt_version"):  # the same folder under the built-in prompts
+        run_sampling(ITEMS[:1], policy, reasoner, tmp_path, _cfg(), show_progress=False)

@@ -122,3 +122,16 @@ def test_sophia_update_mix_rows_get_the_same_formatting(tmp_path):
     (ex,) = load_mix_file(f, "text")
     assert list(ex.messages) == prompts.training_messages(_sample("1+1?"), "<think>2</think> \\boxed{2}")
     assert ex.messages[0]["role"] == "system" and ex.source == "text"
+
+
+def test_caption_and_reasoning_rows_follow_the_recipe_prompts(tmp_path, image_path):
+    from sophia_eval.sophia.config import PromptConfig
+
+    custom = PromptConfig(caption="List the shapes.", reasoning="Shapes: {caption}\n{question}")
+    f = _write(tmp_path / "mix.jsonl", [
+        {"prompt": "caption", "images": [str(image_path)], "response": "A red square."},
+        {"prompt": "reasoning", "caption": "A red square.", "question": "How many sides?", "response": "4 sides. \\boxed{4}"},
+    ])
+    cap, rsn = load_warmup_file(f, prompts=custom)
+    assert cap.messages[0]["content"][-1] == {"type": "text", "text": "List the shapes."}
+    assert rsn.messages[0]["content"].startswith("Shapes: A red square.\nHow many sides?")

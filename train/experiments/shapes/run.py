@@ -34,6 +34,13 @@ from shapes import models, task  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[3]
 
+# The two SOPHIA sampling prompts for this task (recipe section `prompts`, used by the warm-ups,
+# the sampling and the two-stage control). The built-in ones are written for competition figures:
+# the caption prompt alone is ~190 tokens, the reasoner's with its one-shot example ~450, which
+# would triple the cost of every warm-up step on two CPU cores.
+PROMPTS = {"caption": "Describe the picture.",
+           "reasoning": "Picture: {caption}\nQuestion: {question}\nSolution:"}
+
 
 @dataclass(frozen=True)
 class Scale:
@@ -43,12 +50,12 @@ class Scale:
     n_train: int = 200
     n_eval: int = 2000
     reasoner_examples: int = 640
-    reasoner_steps: int = 40
+    reasoner_steps: int = 60
     reasoner_batch: int = 8
     reasoner_lr: float = 2e-4
     policy_hidden: int = 256
     policy_layers: int = 4
-    policy_steps: int = 800
+    policy_steps: int = 400
     policy_batch: int = 32
     policy_lr: float = 1e-3
     num_captions: int = 4
@@ -90,7 +97,7 @@ class Experiment:
         scale = asdict(self.scale)
         if fields is not None:
             scale = {k: scale[k] for k in fields}
-        blob = json.dumps({"stage": stage, "scale": scale, **extra}, sort_keys=True, default=str)
+        blob = json.dumps({"stage": stage, "scale": scale, "prompts": PROMPTS, **extra}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def done(self, stage: str, key: str) -> dict | None:
@@ -135,7 +142,7 @@ class Experiment:
 
         path = self.work / "recipes" / f"{name}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump({"train": train}, sort_keys=True))
+        path.write_text(yaml.safe_dump({"train": train, "prompts": PROMPTS}, sort_keys=True))
         return path
 
     # -- stage: data ---------------------------------------------------------------------------
@@ -183,11 +190,9 @@ class Experiment:
         out = self.work / "models" / "policy-base"
         if (out / "config.json").exists():
             return out
-        from sophia_eval.sophia.prompts import CAPTION_PROMPT, REASONING_TEMPLATE
-
         rows = task.read_truth(self.data, "warmup") + task.read_truth(self.data, "train")
         rng = random.Random("tokenizer")
-        texts = [CAPTION_PROMPT, REASONING_TEMPLATE, "Put the final answer in \\boxed{}.", "You are a helpful assistant."]
+        texts = [*PROMPTS.values(), "Put the final answer in \\boxed{}.", "You are a helpful assistant."]
         for r in rows:
             texts += [r["caption"], r["question"], task.solution(r, rng)]
         return models.build_policy(out, texts, hidden=self.scale.policy_hidden, layers=self.scale.policy_layers)
