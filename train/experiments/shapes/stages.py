@@ -22,6 +22,16 @@ from typing import Any
 from shapes import task
 
 VARIANTS = ("sophia", "no_caption_reward", "random", "offpolicy")
+
+# The scale fields each stage depends on (its cache key), so changing a later stage's settings
+# (say, the update's steps) reuses the earlier stages' outputs.
+_MODELS = ("n_warmup", "n_train", "n_eval", "reasoner_examples", "reasoner_steps", "reasoner_batch", "reasoner_lr",
+           "reasoner_model", "policy_hidden", "policy_layers", "policy_steps", "policy_batch", "policy_lr")
+_SAMPLE = (*_MODELS, "num_captions", "num_reasonings", "caption_tokens", "reasoning_tokens")
+_SELECT = (*_SAMPLE, "train_seeds")
+_UPDATE = (*_SELECT, "update_steps", "update_batch", "update_lr", "update_warmup")
+_EVALUATE = (*_UPDATE, "eval_tokens", "eval_limit")
+_CONTROLS = (*_EVALUATE, "two_stage_items")
 PROTOCOLS = {"greedy": ["--protocol", "greedy"], "sampled": ["--protocol", "sophia"]}
 
 
@@ -63,7 +73,7 @@ def stage_sample(exp) -> None:
     from sophia_eval.sophia.sampling import run_sampling
 
     t0 = time.time()
-    key = exp.key("sample")
+    key = exp.key("sample", _SAMPLE)
     if exp.done("sample", key):
         return
     torch.set_num_threads(exp.threads)
@@ -96,7 +106,7 @@ def _selections(exp) -> list[tuple[str, int, Path, list[str]]]:
 
 def stage_select(exp) -> None:
     t0 = time.time()
-    key = exp.key("select")
+    key = exp.key("select", _SELECT)
     if exp.done("select", key):
         return
     summaries = {}
@@ -132,14 +142,14 @@ def count_answer_only(selected: Path) -> int:
 def stage_update(exp) -> None:
     s = exp.scale
     t0 = time.time()
-    key = exp.key("update")
+    key = exp.key("update", _UPDATE)
     if exp.done("update", key):
         return
     jobs = []
     for variant, seed, _, _ in trainable(exp):
         rec = exp.recipe(f"update-s{seed}", {"seed": seed, "gradient_checkpointing": False, "mixed_precision": "no",
                                              "max_length": 512, "freeze_vision": True, "system_prompt": "auto",
-                                             "save_every": 20, "warmup_steps": 0})
+                                             "save_every": 50, "warmup_steps": s.update_warmup})
         args = ["sophia", "train", "-r", str(rec), "--selection", str(exp.work / "select" / f"{variant}-s{seed}"),
                 "--model", str(exp.work / "policy" / "final"), "--out", str(exp.work / "update" / f"{variant}-s{seed}"),
                 "--max-steps", str(s.update_steps), "--global-batch-size", str(s.update_batch),
@@ -184,7 +194,7 @@ def _eval_job(exp, name: str, model: Path, protocol: str, split: str = "eval") -
 
 def stage_evaluate(exp) -> None:
     t0 = time.time()
-    key = exp.key("evaluate")
+    key = exp.key("evaluate", _EVALUATE)
     if exp.done("evaluate", key):
         return
     jobs = [j for name, model in models_to_evaluate(exp).items() for protocol in PROTOCOLS
@@ -202,7 +212,7 @@ def shuffled_models(exp) -> dict[str, Path]:
 def stage_controls(exp) -> None:
     """Shuffled images (base and SOPHIA seed 0, greedy) and the two-stage reference."""
     t0 = time.time()
-    key = exp.key("controls")
+    key = exp.key("controls", _CONTROLS)
     if exp.done("controls", key):
         return
     jobs = [j for name, model in shuffled_models(exp).items()
