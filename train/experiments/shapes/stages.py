@@ -304,7 +304,10 @@ def stage_report(exp) -> None:
               "scale": vars(exp.scale) if hasattr(exp.scale, "__dict__") else None}
     (report / "results.json").write_text(json.dumps(result, indent=2, default=str))
     (report / "results.md").write_text(results_markdown(result, exp.scale.train_seeds))
-    (report / "plot.svg").write_text(plot_svg(table, exp.scale.train_seeds))
+    refs = {"majority answer": 100 * (data_info.get("majority") or {}).get("overall", 0)}
+    if controls.get("two_stage"):
+        refs["two-stage (policy caption -> reasoner)"] = controls["two_stage"]["accuracy"]
+    (report / "plot.svg").write_text(plot_svg(table, exp.scale.train_seeds, refs))
     exp.mark("report", exp.key("report", t=time.time()), t0)
 
 
@@ -354,13 +357,16 @@ def results_markdown(result: dict, seeds) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_svg(table: dict, seeds) -> str:
-    """Grouped bars (greedy, sampled) per variant, seed values as dots; plain SVG, no plotting library."""
+def plot_svg(table: dict, seeds, refs: dict[str, float] | None = None) -> str:
+    """Grouped bars (greedy, sampled) per variant, seed values as dots, `refs` (controls) as dashed
+    lines; plain SVG, no plotting library."""
     groups = ["base", *VARIANTS]
     colors = {"greedy": "#4477aa", "sampled": "#ee7733"}
     w, h, left, bottom, top = 560, 260, 40, 40, 20
     bw = (w - left - 20) / len(groups)
-    ymax = max([v for n in table.values() for p in PROTOCOLS for v in [n.get(p, {}).get("b")] if v is not None] + [10])
+    refs = refs or {}
+    ymax = max([v for n in table.values() for p in PROTOCOLS for v in [n.get(p, {}).get("b")] if v is not None]
+               + list(refs.values()) + [10])
     ymax = min(100.0, (int(ymax / 10) + 1) * 10)
     y = lambda v: top + (h - top - bottom) * (1 - v / ymax)  # noqa: E731
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="10">']
@@ -382,6 +388,10 @@ def plot_svg(table: dict, seeds) -> str:
             for v in vals:
                 out.append(f'<circle cx="{bx + (bw - 16) / 4 - 1:.1f}" cy="{y(v):.1f}" r="2.5" fill="black"/>')
         out.append(f'<text x="{x0 + bw / 2:.1f}" y="{h - bottom + 14}" text-anchor="middle">{g}</text>')
+    for k, (label, v) in enumerate(refs.items()):
+        out.append(f'<line x1="{left}" x2="{w - 10}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#555" '
+                   f'stroke-dasharray="{4 + 3 * k},3"/><text x="{w - 12}" y="{y(v) - 3:.1f}" text-anchor="end" '
+                   f'fill="#555">{label} {v:.1f}</text>')
     out.append(f'<text x="{left}" y="12">pass@1 (%) on 2000 shapes eval items; bars: mean over seeds, dots: seeds</text>')
     for j, p in enumerate(PROTOCOLS):
         out.append(f'<rect x="{w - 150 + j * 70}" y="{h - 14}" width="10" height="10" fill="{colors[p]}"/>'
