@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -105,11 +106,20 @@ class Experiment:
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def done(self, stage: str, key: str) -> dict | None:
+        """The stage's record if it finished with these settings; else None, and the stage is about
+        to run: its own outputs are cleared if they were made with other settings (an interrupted
+        run with the same settings keeps them, to resume), and every later stage's outputs are
+        cleared (they were built from what this stage is about to replace)."""
         f = self.work / stage / "done.json"
         if f.exists():
             d = json.loads(f.read_text())
             if d.get("key") == key:
                 return d
+            log(f"{stage}: settings changed since it finished; clearing its outputs")
+            for path in (stage, *_OWN_EXTRA.get(stage, ())):
+                shutil.rmtree(self.work / path, ignore_errors=True)
+        for later in _LATER[stage]:
+            shutil.rmtree(self.work / later, ignore_errors=True)
         return None
 
     def mark(self, stage: str, key: str, started: float, **info) -> dict:
@@ -246,6 +256,14 @@ class Experiment:
                 self.stage_models()
             else:
                 getattr(later, f"stage_{name}")(self)
+
+
+# Stage folders under <work>, in order; `reasoner` and `policy` (the `models` step) are independent.
+_AFTER_MODELS = ("sample", "select", "update", "evaluate", "controls", "report")
+_LATER = {"data": ("reasoner", "policy", "models", *_AFTER_MODELS), "reasoner": _AFTER_MODELS, "policy": _AFTER_MODELS,
+          **{st: _AFTER_MODELS[i + 1:] for i, st in enumerate(_AFTER_MODELS)}}
+_OWN_EXTRA = {"reasoner": ("models/reasoner-base",), "policy": ("models/policy-base",)}
+"""Outputs a stage builds outside its own folder (the untrained models)."""
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> None:
