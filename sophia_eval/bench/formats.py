@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from sophia_eval.bench.spec import HubSpec
+from sophia_eval.runs.jsonl import object_lines
 
 
 class DataError(ValueError):
@@ -34,18 +35,8 @@ def dotted_get(record: Mapping[str, Any], path: str) -> Any:
 
 def read_jsonl(path: Path) -> Iterator[tuple[str, Record]]:
     with path.open(encoding="utf-8") as fh:
-        index = 0
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue  # a trailing blank line is not an item
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{lineno}: malformed JSON line ({exc.msg}); expected one JSON object per line") from exc
-            if not isinstance(obj, dict):
-                raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+        for index, (lineno, obj) in enumerate(object_lines(fh, path, DataError)):
             yield f"{path}:{lineno}", {"_index": index, **obj}
-            index += 1
 
 
 def read_json(path: Path, records: str | None = None) -> Iterator[tuple[str, Record]]:

@@ -27,6 +27,7 @@ from sophia_eval.bench.formats import dotted_get
 from sophia_eval.bench.sample import Sample
 from sophia_eval.harness.protocols import Protocol
 from sophia_eval.runs.lock import run_lock
+from sophia_eval.runs.jsonl import object_lines
 from sophia_eval.runs.store import RunStore
 
 ID_KEYS = ("question_id", "pid", "id", "item_id", "index", "problem_id")
@@ -51,16 +52,7 @@ def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             for i, row in enumerate(obj["logs"]):
                 yield i + 1, row
             return
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            row = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ImportFormatError(f"{path}:{number}: not valid JSON ({exc})") from exc
-        if not isinstance(row, dict):
-            raise ImportFormatError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-        yield number, row
+    yield from object_lines(text.splitlines(), path, ImportFormatError)
 
 
 def _texts(value: Any) -> list[str] | None:

@@ -14,6 +14,23 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 
+def object_lines(lines: Iterable[str], where: str | Path, error: type[Exception] = ValueError
+                 ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of a JSON-lines text; a line that is not a JSON
+    object raises `error` naming `where`, the line and what was expected. One parser for every
+    JSONL input (benchmark data, training and warm-up sets, imported logs)."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue  # a trailing blank line is not a record
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise error(f"{where}:{number}: malformed JSON line ({exc.msg}); expected one JSON object per line") from exc
+        if not isinstance(obj, dict):
+            raise error(f"{where}:{number}: expected a JSON object, got {type(obj).__name__}")
+        yield number, obj
+
+
 class RecordError(RuntimeError):
     """A record file is corrupt or belongs to a different configuration (file and line in the message)."""
 

@@ -13,7 +13,6 @@ Mix files (JSONL, one object per line):
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from sophia_eval.bench.sample import Sample
 from sophia_eval.sophia.chat_rows import example_messages
 from sophia_eval.sophia.config import MixConfig, PromptConfig
 from sophia_eval.sophia.prompts import training_messages
-from sophia_eval.runs.jsonl import JsonlLog
+from sophia_eval.runs.jsonl import JsonlLog, object_lines
 
 # Written by `behaviour.score_behaviour_logprobs` beside selected.jsonl; read here (optional file).
 BEHAVIOUR_FILE = "behaviour_logprobs.jsonl"
@@ -64,18 +63,11 @@ def sample_from_dict(d: dict[str, Any]) -> Sample:
     return Sample(**d)
 
 
-def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
+def _read_jsonl(path: Path, error: type[Exception] = ValueError) -> list[tuple[int, dict[str, Any]]]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not found; expected a JSONL file")
-    rows = []
     with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    rows.append((n, json.loads(line)))
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
-    return rows
+        return list(object_lines(fh, path, error))
 
 
 def read_behaviour_logprobs(selection_dir: str | Path) -> dict[str, list[float]]:

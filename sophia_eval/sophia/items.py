@@ -14,11 +14,11 @@ cannot silently change how answers are checked.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from sophia_eval.bench.sample import Sample
+from sophia_eval.runs.jsonl import object_lines
 
 _META_KEYS = ("answer_type", "rel_tolerance", "precision", "unit", "multiple", "extraction", "hint")
 _KNOWN = {"id", "image", "images", "question", "answer", "options", "tolerance", "categories", *_META_KEYS}
@@ -30,8 +30,6 @@ class TrainingSetError(ValueError):
 
 def _item(obj: Any, path: Path, line_no: int, name: str) -> Sample:
     where = f"{path}:{line_no}"
-    if not isinstance(obj, dict):
-        raise TrainingSetError(f"{where}: expected a JSON object, got {type(obj).__name__}")
     unknown = sorted(set(obj) - _KNOWN)
     if unknown:
         raise TrainingSetError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(_KNOWN)}")
@@ -74,13 +72,7 @@ def load_training_items(path: str | Path, *, limit: int | None = None) -> list[S
     items: list[Sample] = []
     seen: dict[str, int] = {}
     with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise TrainingSetError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from exc
+        for line_no, obj in object_lines(fh, path, TrainingSetError):
             item = _item(obj, path, line_no, path.stem)
             if item.id in seen:
                 raise TrainingSetError(f"{path}:{line_no}: duplicate id {item.id!r} (first on line {seen[item.id]})")

@@ -26,9 +26,7 @@ def load_warmup_file(path: str | Path, *, system_prompt: str = "auto",
     if not path.is_file():
         raise WarmupDataError(f"{path}: warm-up file not found; expected JSONL (see sophia_eval.sophia.chat_rows)")
     out = []
-    for n, row in _read_jsonl(path):
-        if not isinstance(row, dict):
-            raise WarmupDataError(f"{path}:{n}: expected a JSON object")
+    for n, row in _read_jsonl(path, WarmupDataError):
         msgs = example_messages(row, path, n, system_prompt=system_prompt, prompts=prompts)
         out.append(TrainExample(id=f"{path.stem}:{row.get('id', n)}", messages=tuple(msgs),
                                 source=f"warmup_{row.get('prompt', 'harness')}"))
