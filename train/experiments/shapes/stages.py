@@ -80,8 +80,9 @@ def stage_sample(exp) -> None:
     items = load_training_items(exp.data / "train.jsonl")
     policy = TransformersGenerator(str(exp.work / "policy" / "final"), TransformersOptions(batch_size=64))
     reasoner = make_fast(str(exp.work / "reasoner" / "final"), dtype="bfloat16", batch_size=16)
+    prompts = _prompts()
     stats = run_sampling(items, policy, reasoner, exp.work / "sample" / "sampling", _sampling_config(exp, exp.scale.num_captions),
-                         show_progress=False, prompts=_prompts())
+                         show_progress=False, prompts=prompts)
     # Off-policy distillation data: the same reasoner on ground-truth captions (K = 1).
     gt_dir = exp.work / "sample" / "sampling_gt"
     log = JsonlLog(gt_dir / "captions.jsonl")
@@ -89,7 +90,7 @@ def stage_sample(exp) -> None:
         log.append({"item_id": r["id"], "caption_index": 0, "caption": r["caption"], "policy_model": "ground-truth-captions"}
                    for r in task.read_truth(exp.data, "train"))
     gt_stats = run_sampling(items, GroundTruthCaptions(), reasoner, gt_dir, _sampling_config(exp, 1), show_progress=False,
-                            prompts=_prompts())
+                            prompts=prompts)
     exp.mark("sample", key, t0, policy=vars(stats), ground_truth=vars(gt_stats))
 
 
@@ -242,11 +243,12 @@ def two_stage_reference(exp) -> dict[str, Any]:
         s = exp.scale
         policy = TransformersGenerator(str(exp.work / "policy" / "final"), TransformersOptions(batch_size=64))
         greedy = GenerationConfig(n=1, temperature=0.0, max_new_tokens=s.caption_tokens, seed=0)
-        captions = [c[0].text for c in policy.generate([caption_messages(x, _prompts()) for x in samples], greedy)]
+        prompts = _prompts()
+        captions = [c[0].text for c in policy.generate([caption_messages(x, prompts) for x in samples], greedy)]
         del policy
         reasoner = make_fast(str(exp.work / "reasoner" / "final"), dtype="bfloat16", batch_size=32)
         greedy_r = GenerationConfig(n=1, temperature=0.0, max_new_tokens=s.reasoning_tokens, seed=0)
-        texts = [c[0].text for c in reasoner.generate([reasoning_messages(x, c, _prompts()) for x, c in zip(samples, captions)], greedy_r)]
+        texts = [c[0].text for c in reasoner.generate([reasoning_messages(x, c, prompts) for x, c in zip(samples, captions)], greedy_r)]
         scores = score_texts(samples, texts)
         truth = {r["id"]: r for r in task.read_truth(exp.data, "eval")}
         rows = [{"id": x.id, "qtype": x.categories.get("qtype"), "caption": c, "exact_caption": c.strip() == truth[x.id]["caption"],
