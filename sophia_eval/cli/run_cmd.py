@@ -132,7 +132,9 @@ def register(app: typer.Typer) -> None:
         template: Optional[str] = typer.Option(None, "--template", help="Prompt template name"),
         data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Benchmark data root (else $SOPHIA_EVAL_DATA, else ../shared/data)"),
         out: Optional[str] = typer.Option(None, "--out", "--output_path", help="Run directory (several benchmarks: parent directory)"),
-        batch_size: int = typer.Option(8, "--batch-size"),
+        batch_size: int = typer.Option(8, "--batch-size", help="Items per generate call and per resume chunk "
+                                       "(kept when a run resumes); the transformers backend decodes -o batch_size "
+                                       "prompts at a time within it (default 8)"),
         shard: Optional[str] = typer.Option(None, "--shard", help="I/N: this process evaluates every N-th item from I"),
         base_url: Optional[str] = typer.Option(None, "--base-url", help="openai backend: server URL, e.g. http://localhost:8000/v1"),
         option: list[str] = typer.Option([], "--option", "-o", help="Backend option key=value (repeatable)"),
@@ -227,6 +229,18 @@ def limit_warning(proto: Any, limit: int | None) -> str | None:
             "For a quick check use --protocol greedy --max-new-tokens 512.")
 
 
+def batch_warning(backend: str, batch_size: int, options: dict[str, Any]) -> str | None:
+    """`--batch-size` sizes the harness's calls; the transformers backend splits each call into its
+    own batches (`-o batch_size`, default 8): a large --batch-size alone decodes 8 at a time."""
+    from sophia_eval.backends.transformers_backend import TransformersOptions
+
+    inner = options.get("batch_size", TransformersOptions.batch_size)
+    if backend == "transformers" and isinstance(inner, int) and batch_size > inner:
+        return (f"--batch-size {batch_size} sends {batch_size} items per call, but the transformers backend decodes "
+                f"{inner} prompts at a time; add -o batch_size={batch_size} to decode them together")
+    return None
+
+
 def lmms_hints(model: str | None, backend: str, model_args: str | None, options: dict[str, Any]) -> None:
     """lmms-eval's `--model_args`: taken as the lmms backend's option, else a pointed error."""
     if model_args is None:
@@ -311,9 +325,9 @@ def _run(console: Any, *, model: str | None, name: str | None, benchmark: str | 
         refs += [r for r in ours.split(",") if r not in refs]
     named = f", named {esc(name)}" if name else ""
     console.print(f"{esc(describe_protocol(proto))}; model {esc(model)} ({backend}{named})", highlight=False)
-    warning = limit_warning(proto, limit)
-    if warning:
-        console.print(f"[yellow]warning:[/] {esc(warning)}", highlight=False)
+    for warning in (limit_warning(proto, limit), batch_warning(backend, batch_size, options)):
+        if warning:
+            console.print(f"[yellow]warning:[/] {esc(warning)}", highlight=False)
     loaded: list[Any] = []
 
     def load_model() -> Any:  # once for all benchmarks, and only if something is left to generate

@@ -205,3 +205,13 @@ def test_validate_and_score_print_progress_lines_off_a_terminal(tmp_path):
     res = sophia_eval("score", "--import-jsonl", str(preds), "--out", str(tmp_path / "imp"), "--verify-workers", "1",
                       cwd=tmp_path, SOPHIA_EVAL_PROGRESS_EVERY="0")
     assert res.returncode == 0 and "[progress] re-scoring imp: 3/3 samples (100%)" in res.stdout
+
+
+def test_a_large_batch_size_alone_is_flagged_for_the_transformers_backend():
+    from sophia_eval.cli.run_cmd import batch_warning
+
+    warning = batch_warning("transformers", 64, {})
+    assert warning and "decodes 8 prompts at a time" in warning and "-o batch_size=64" in warning
+    assert batch_warning("transformers", 64, {"batch_size": 64}) is None
+    assert batch_warning("transformers", 8, {}) is None
+    assert batch_warning("openai", 64, {}) is None  # a server batches on its own

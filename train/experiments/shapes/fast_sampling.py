@@ -9,7 +9,8 @@
 
 Loading, chat templates, processors, padding, stop tokens and `Completion`s are the backend's own
 (`TransformersGenerator`); only the decode loop is ours. Use `dtype=bfloat16` for the reasoner.
-Sampling is temperature + top-p (top-k off), like the backend; greedy decodes once per prompt.
+Sampling is temperature + top-p (top-k off), like the backend, with the nucleus found without
+sorting the whole vocabulary when it can be (`_pick`); greedy decodes once per prompt.
 """
 
 from __future__ import annotations
@@ -119,13 +120,23 @@ class FastSamplingGenerator(TransformersGenerator):
         if config.greedy:
             return logits.argmax(-1)
         probs = torch.softmax(logits / config.temperature, dim=-1)
-        if config.top_p < 1.0:
-            sorted_p, idx = probs.sort(dim=-1, descending=True)
-            cum = sorted_p.cumsum(-1)
-            sorted_p[(cum - sorted_p) > config.top_p] = 0.0  # keep the smallest prefix reaching top_p
-            probs = torch.zeros_like(probs).scatter_(-1, idx, sorted_p)
-        return torch.multinomial(probs, 1).squeeze(1)
+        if config.top_p >= 1.0:
+            return torch.multinomial(probs, 1).squeeze(1)
+        p, idx = nucleus(probs, config.top_p)
+        return idx.gather(-1, torch.multinomial(p, 1)).squeeze(1)
 
+
+def nucleus(probs: Any, top_p: float, top_k: int = 64) -> tuple[Any, Any]:
+    """Top-p filtering: (probabilities with everything outside the nucleus zeroed, their token ids),
+    the nucleus being the smallest most-likely prefix whose mass reaches top_p. It is looked for
+    among the `top_k` most likely tokens when their mass exceeds top_p in every row (no token past
+    them can then be in it: exact), else by a full sort. Sorting and drawing over SmolLM2's 49k-token
+    vocabulary took a third of the reasoner's sampling time."""
+    p, idx = probs.topk(min(top_k, probs.shape[-1]), dim=-1)
+    if not bool((p.sum(-1) > top_p).all()):
+        p, idx = probs.sort(dim=-1, descending=True)
+    before = p.cumsum(-1) - p
+    return p.masked_fill(before > top_p, 0.0), idx
 
 def make_fast(model: str, **options: Any) -> FastSamplingGenerator:
     return FastSamplingGenerator(model, TransformersOptions(**options))
