@@ -10,7 +10,7 @@
 Loading, chat templates, processors, padding, stop tokens and `Completion`s are the backend's own
 (`TransformersGenerator`); only the decode loop is ours. Use `dtype=bfloat16` for the reasoner.
 Sampling is temperature + top-p (top-k off), like the backend, with the nucleus found without
-sorting the whole vocabulary when it can be (`_pick`); greedy decodes once per prompt.
+sorting the whole vocabulary when it can be (`nucleus`); greedy decodes once per prompt.
 """
 
 from __future__ import annotations
@@ -137,6 +137,7 @@ def nucleus(probs: Any, top_p: float, top_k: int = 64) -> tuple[Any, Any]:
         p, idx = probs.sort(dim=-1, descending=True)
     before = p.cumsum(-1) - p
     return p.masked_fill(before > top_p, 0.0), idx
+
 
 def make_fast(model: str, **options: Any) -> FastSamplingGenerator:
     return FastSamplingGenerator(model, TransformersOptions(**options))

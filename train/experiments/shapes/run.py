@@ -68,7 +68,7 @@ class Scale:
     the selected trajectories starts near 9 nats/token); 40 steps at lr 2e-4 left every variant
     writing loops and scoring 0-8%, below the base, so the update must be long enough to learn it
     (120 steps at 1e-3 ended at ~0.05 nats/token, ~30 passes over SOPHIA's ~60 trajectories; 80
-    keep it inside the 60-minute budget)."""
+    save a third of the update stage toward the 60-minute budget)."""
     update_batch: int = 16
     update_lr: float = 1e-3
     update_warmup: int = 10
