@@ -232,10 +232,12 @@ def limit_warning(proto: Any, limit: int | None) -> str | None:
 def batch_warning(backend: str, batch_size: int, options: dict[str, Any]) -> str | None:
     """`--batch-size` sizes the harness's calls; the transformers backend splits each call into its
     own batches (`-o batch_size`, default 8): a large --batch-size alone decodes 8 at a time."""
+    if backend != "transformers":
+        return None
     from sophia_eval.backends.transformers_backend import TransformersOptions
 
     inner = options.get("batch_size", TransformersOptions.batch_size)
-    if backend == "transformers" and isinstance(inner, int) and batch_size > inner:
+    if isinstance(inner, int) and batch_size > inner:
         return (f"--batch-size {batch_size} sends {batch_size} items per call, but the transformers backend decodes "
                 f"{inner} prompts at a time; add -o batch_size={batch_size} to decode them together")
     return None
