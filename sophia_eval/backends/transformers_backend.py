@@ -2,7 +2,9 @@
 
 The model's own chat template (from its processor or tokenizer) formats every conversation;
 VLMs get their images through their processor. Batches are left-padded (decoder-only models
-continue from the right end). `n` samples per prompt come from `num_return_sequences`.
+continue from the right end). Decoding is the backend's own loop (`decode_loop.py`: finished
+sequences leave the batch, one prefill per prompt for its `n` samples) for the model families it
+supports, else HF `generate` with `num_return_sequences` (option `decode`; `describe()` says which).
 
 Prompts are sorted by approximate length before batching (less padding); results come back in
 input order. Reproducibility: the RNG is seeded with `config.seed + input index of the batch's
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from sophia_eval.backends.base import BackendError, Completion, Conversation, GenerationConfig
+from sophia_eval.backends.decode_loop import decode, unsupported_reason
 from sophia_eval.backends.hf_loading import check_model_path, load_processor, tokenizer_of
 
 
@@ -45,8 +48,14 @@ class TransformersOptions:
     image_max_pixels: int | None = None
     """Cap on pixels per image for dynamic-resolution processors (Qwen2-VL family: `max_pixels`);
     fewer vision tokens, faster on CPU. None keeps the checkpoint's setting. Recorded in describe()."""
+    decode: str = "auto"
+    """`auto`: the backend's own decode loop, which drops finished sequences from the batch
+    (`decode_loop.py`; much faster when answer lengths vary), for the model families it supports,
+    else HF `generate`; `generate`: always HF `generate`. Recorded in describe()."""
 
     def __post_init__(self) -> None:
+        if self.decode not in {"auto", "generate"}:
+            raise ValueError(f"TransformersOptions.decode must be auto or generate, got {self.decode!r}")
         if self.batch_size < 1:
             raise ValueError(f"TransformersOptions.batch_size must be >= 1, got {self.batch_size}")
         if self.image_max_pixels is not None and self.image_max_pixels < 28 * 28:
@@ -189,6 +198,7 @@ class TransformersGenerator:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self._eos_ids = self._stop_token_ids()
+        self._loop_off = "option decode=generate" if opts.decode == "generate" else unsupported_reason(self.model)
 
     def _stop_token_ids(self) -> set[int]:
         ids: set[int] = set()
@@ -214,6 +224,7 @@ class TransformersGenerator:
             "dtype": str(self.model.dtype).removeprefix("torch."),
             "batch_size": self.options.batch_size,
             "sort_by_length": self.options.sort_by_length,
+            "decode": "loop" if self._loop_off is None else f"generate ({self._loop_off})",
             "image_max_pixels": self.options.image_max_pixels,
             "revision": self.options.revision,
             "commit_hash": getattr(self.model.config, "_commit_hash", None),
@@ -276,17 +287,37 @@ class TransformersGenerator:
     def _generate_batch(
         self, batch: list[Conversation], config: GenerationConfig, *, seed_offset: int, cancel: Sequence[Any] | None = None
     ) -> list[list[Completion]]:
-        import torch
         from transformers import set_seed
 
         if cancel is not None and all(e.is_set() for e in cancel):
             return [_errors(config.n, "cancelled") for _ in batch]
 
         enc = self._encode(batch).to(self.model.device)
-        prompt_len = enc["input_ids"].shape[1]
         prompt_tokens = enc["attention_mask"].sum(dim=1).tolist()
         # Greedy is deterministic: decode once and repeat it n times instead of n identical beams.
         n_seq = 1 if config.greedy else config.n
+        if config.seed is not None:
+            set_seed(config.seed + seed_offset)
+        t0 = time.perf_counter()
+        looped = self._loop_off is None and not config.stop
+        if looped:
+            new = decode(self.model, enc, n=n_seq, config=config, eos_ids=self._eos_ids, cancel=cancel)
+        else:
+            new = self._hf_generate(enc, n_seq, config, cancel)
+        latency = time.perf_counter() - t0
+        completions: list[list[Completion]] = []
+        for p in range(len(batch)):
+            rows = new[p * n_seq : (p + 1) * n_seq]
+            comps = [self._completion(row, config, prompt_tokens[p], latency, padded=not looped) for row in rows]
+            if cancel is not None and cancel[p].is_set():
+                # Keep the token count: it shows where decoding stopped.
+                comps = [replace(c, text="", finish_reason="error", error="cancelled") for c in comps]
+            completions.append(comps * config.n if n_seq == 1 and config.n > 1 else comps)
+        return completions
+
+    def _hf_generate(self, enc: Any, n_seq: int, config: GenerationConfig, cancel: Sequence[Any] | None) -> list[list[int]]:
+        import torch
+
         gen_kwargs: dict[str, Any] = {
             "max_new_tokens": config.max_new_tokens,
             "do_sample": not config.greedy,
@@ -301,31 +332,22 @@ class TransformersGenerator:
             gen_kwargs.update(stop_strings=list(config.stop), tokenizer=self.tokenizer)
         if cancel is not None:
             gen_kwargs["stopping_criteria"] = _cancel_criteria(cancel, n_seq)
-        if config.seed is not None:
-            set_seed(config.seed + seed_offset)
-        t0 = time.perf_counter()
         with torch.inference_mode():
             out = self.model.generate(**enc, **gen_kwargs)
-        latency = time.perf_counter() - t0
-        new = out[:, prompt_len:].tolist()
-        completions: list[list[Completion]] = []
-        for p in range(len(batch)):
-            rows = new[p * n_seq : (p + 1) * n_seq]
-            comps = [self._completion(row, config, prompt_tokens[p], latency) for row in rows]
-            if cancel is not None and cancel[p].is_set():
-                # Keep the token count: it shows where decoding stopped.
-                comps = [replace(c, text="", finish_reason="error", error="cancelled") for c in comps]
-            completions.append(comps * config.n if n_seq == 1 and config.n > 1 else comps)
-        return completions
+        return out[:, enc["input_ids"].shape[1]:].tolist()
 
-    def _completion(self, row: list[int], config: GenerationConfig, prompt_tokens: int, latency: float) -> Completion:
+    def _completion(
+        self, row: list[int], config: GenerationConfig, prompt_tokens: int, latency: float, *, padded: bool = True
+    ) -> Completion:
+        """`padded`: rows from `generate`, where finished rows go on as pad tokens (the decode
+        loop's rows end where their sequence ends: a pad token there was generated)."""
         pad = self.tokenizer.pad_token_id
         end = next((j for j, t in enumerate(row) if t in self._eos_ids), None)
         if end is not None:
             tokens, finish = row[: end + 1], "stop"
         else:
             n = len(row)
-            while n and row[n - 1] == pad and pad not in self._eos_ids:
+            while padded and n and row[n - 1] == pad and pad not in self._eos_ids:
                 n -= 1
             tokens = row[:n]
             finish = "length" if n >= config.max_new_tokens else "stop"

@@ -63,7 +63,9 @@ def test_round_trip_through_server_wrapping_the_transformers_backend(tiny_text_m
     with ServerThread(local, model_name="tiny") as srv:
         remote = make_generator("openai", "tiny", base_url=srv.base_url, **FAST)
         out = remote.generate([_text("What is 2 + 3?"), _text("a")], CFG)
-    assert [[c.finish_reason for c in cs] for cs in out] == [["length", "length"]] * 2
+    assert [len(cs) for cs in out] == [2, 2] and all(c.error is None for cs in out for c in cs)
+    # A random tiny model rarely samples its end token: "length" exactly when the budget is used up.
+    assert all((c.finish_reason == "length") == (c.completion_tokens == 5) for cs in out for c in cs)
 
 
 def test_token_counts_come_back_per_sample(tiny_text_model):

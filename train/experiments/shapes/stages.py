@@ -1,13 +1,15 @@
 """The SOPHIA stages of the shapes experiment, after the models exist (see run.py).
 
   sample    K captions per training image from the warmed-up policy, N reasoner samples per caption
-            (the fast sampler: bf16, shared prefill, dedup); and, for the off-policy distillation
-            baseline, N reasoner samples per GROUND-TRUTH caption (`sampling_gt/`)
+            (bf16, duplicate captions asked once); and, for the off-policy distillation baseline,
+            N reasoner samples per GROUND-TRUTH caption (`sampling_gt/`); the items are split between
+            two one-thread processes (`part0/`, `part1/`), whose records are then merged
   select    `sophia-eval sophia select`: sophia (alpha 0.75, shortest correct, Keep-1),
             no_caption_reward, random; off-policy = shortest correct from the ground-truth captions
   update    `sophia-eval sophia train` per variant and training seed, same steps and batch for all
-  evaluate  `sophia-eval run` greedy and sampled (the paper's T=1, top-p 0.8) on the 2000 eval items
-  controls  majority answer, shuffled images, two-stage (policy caption -> reasoner)
+  evaluate  `sophia-eval run` greedy and sampled (the paper's T=1, top-p 0.8) on the 2000 eval items,
+            and greedy with images shuffled across questions (a control) for base and SOPHIA seed 0
+  controls  two-stage reference (policy caption -> reasoner); the majority answer comes with the data
   report    `sophia-eval compare` against the base run, `sophia-eval leaderboard` over all runs,
             a table (markdown/JSON) and an SVG plot
 """
@@ -37,8 +39,13 @@ _BATCH = 64
 """Prompts per forward pass everywhere (sampling, evaluation): on this CPU, 64 prompts x 4 samples
 decoded the reasoner ~1.5x faster than 16, and the policy evaluated 2000 items ~1.6x faster than 8.
 Part of the cache keys of the stages that generate: the batch sets the seeds of sampled calls."""
-_SAMPLER = 2
-"""Version of the fast sampler's draws (2: top-p without a full sort); part of the cache keys."""
+_SAMPLER = 3
+"""Version of the sampler's draws (2: top-p without a full sort; 3: the backend's own decode loop,
+items split between LANES processes); part of the cache keys."""
+LANES = 2
+"""Processes side by side, one torch thread each: the machine has 2 cores, and two one-thread
+processes sample ~1.3x faster than one two-thread process (SmolLM2 bf16, 64 prompts x 4 samples:
+194 vs 298 samples/min)."""
 
 
 class GroundTruthCaptions:
@@ -70,34 +77,87 @@ def _prompts():
 
 
 def stage_sample(exp) -> None:
-    import torch
-
-    from shapes.fast_sampling import make_fast
-    from sophia_eval.backends.transformers_backend import TransformersGenerator, TransformersOptions
-    from sophia_eval.sophia.items import load_training_items
-    from sophia_eval.runs.jsonl import JsonlLog
-    from sophia_eval.sophia.sampling import run_sampling
-
     t0 = time.time()
-    key = exp.key("sample", _SAMPLE, batch=_BATCH, sampler=_SAMPLER)
+    key = exp.key("sample", _SAMPLE, batch=_BATCH, sampler=_SAMPLER, parts=LANES)
     if exp.done("sample", key):
         return
-    torch.set_num_threads(exp.threads)
-    items = load_training_items(exp.data / "train.jsonl")
+    stats = in_parts(exp, _sample_part)
+    order = {r["id"]: i for i, r in enumerate(task.read_truth(exp.data, "train"))}
+    for name in ("sampling", "sampling_gt"):
+        merge_sampling([exp.work / "sample" / f"part{i}" / name for i in range(LANES)], exp.work / "sample" / name, order)
+    exp.mark("sample", key, t0, policy=_sum_stats([a for a, _ in stats]), ground_truth=_sum_stats([b for _, b in stats]))
+
+
+def _sample_part(exp, part: int, parts: int) -> tuple[dict, dict]:
+    """Sampling for every `parts`-th training item from `part` into `sample/part<part>/` (resumable)."""
+    from shapes.fast_sampling import make_fast
+    from sophia_eval.backends.transformers_backend import TransformersGenerator, TransformersOptions
+    from sophia_eval.runs.jsonl import JsonlLog
+    from sophia_eval.sophia.items import load_training_items
+    from sophia_eval.sophia.sampling import run_sampling
+
+    items = load_training_items(exp.data / "train.jsonl")[part::parts]
+    out = exp.work / "sample" / f"part{part}"
     policy = TransformersGenerator(str(exp.work / "policy" / "final"), TransformersOptions(batch_size=_BATCH))
     reasoner = make_fast(str(exp.work / "reasoner" / "final"), dtype="bfloat16", batch_size=_BATCH)
     prompts = _prompts()
-    stats = run_sampling(items, policy, reasoner, exp.work / "sample" / "sampling", _sampling_config(exp, exp.scale.num_captions),
+    stats = run_sampling(items, policy, reasoner, out / "sampling", _sampling_config(exp, exp.scale.num_captions),
                          show_progress=False, prompts=prompts)
     # Off-policy distillation data: the same reasoner on ground-truth captions (K = 1).
-    gt_dir = exp.work / "sample" / "sampling_gt"
+    gt_dir = out / "sampling_gt"
     log = JsonlLog(gt_dir / "captions.jsonl")
     if not log.path.exists():
+        ids = {x.id for x in items}
         log.append({"item_id": r["id"], "caption_index": 0, "caption": r["caption"], "policy_model": "ground-truth-captions"}
-                   for r in task.read_truth(exp.data, "train"))
+                   for r in task.read_truth(exp.data, "train") if r["id"] in ids)
     gt_stats = run_sampling(items, GroundTruthCaptions(), reasoner, gt_dir, _sampling_config(exp, 1), show_progress=False,
                             prompts=prompts)
-    exp.mark("sample", key, t0, policy=vars(stats), ground_truth=vars(gt_stats))
+    return vars(stats), vars(gt_stats)
+
+
+def in_parts(exp, fn) -> list:
+    """`fn(exp, part, LANES)` for every part, in LANES spawned processes with one torch thread each."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(LANES, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread) as pool:
+        return [f.result() for f in [pool.submit(fn, exp, part, LANES) for part in range(LANES)]]
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def merge_sampling(parts: list[Path], out: Path, order: dict[str, int]) -> None:
+    """One sampling folder from its parts: their records in item order, the parts' shared settings."""
+    import shutil
+
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(parts[0] / "sampling.json", out / "sampling.json")
+    for name in ("captions.jsonl", "trajectories.jsonl"):
+        rows = [json.loads(x) for part in parts for x in (part / name).read_text().splitlines() if x.strip()]
+        rows.sort(key=lambda r: (order[r["item_id"]], r["caption_index"], r.get("sample_index", 0)))
+        tmp = out / (name + ".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        tmp.replace(out / name)
+
+
+def _sum_stats(parts: list[dict]) -> dict:
+    """Sampling statistics of the parts added up (counts and per-status counts summed, lists joined)."""
+    from collections import Counter
+
+    total: dict = {}
+    for d in parts:
+        for k, v in d.items():
+            if isinstance(v, dict):
+                total[k] = dict(Counter(total.get(k, {})) + Counter(v))
+            elif isinstance(v, list):
+                total[k] = total.get(k, []) + v
+            else:
+                total[k] = total.get(k, 0) + v
+    return total
 
 
 def _selections(exp) -> list[tuple[str, int, Path, list[str]]]:
@@ -211,13 +271,17 @@ def _eval_job(exp, name: str, model: Path, protocol: str, split: str = "eval") -
 
 
 def stage_evaluate(exp) -> None:
+    """Every model greedy and sampled, and the shuffled-images control, in one pool of lanes; the
+    trained models first and the base (short answers, a minute a run) last, to fill the lanes' tails."""
     t0 = time.time()
-    key = exp.key("evaluate", _EVALUATE, batch=_BATCH)
+    key = exp.key("evaluate", _EVALUATE, batch=_BATCH, shuffled=True)
     if exp.done("evaluate", key):
         return
-    jobs = [j for name, model in models_to_evaluate(exp).items() for protocol in PROTOCOLS
-            if (j := _eval_job(exp, name, model, protocol))]
-    _parallel(exp, jobs)
+    models = models_to_evaluate(exp)
+    runs = [(name, model, protocol, "eval") for name, model in models.items() for protocol in PROTOCOLS]
+    runs += [(name, model, "greedy", "eval_shuffled") for name, model in shuffled_models(exp).items()]
+    runs.sort(key=lambda r: r[0] == "base")
+    _parallel(exp, [j for name, model, protocol, split in runs if (j := _eval_job(exp, name, model, protocol, split))])
     exp.mark("evaluate", key, t0)
 
 
@@ -228,48 +292,23 @@ def shuffled_models(exp) -> dict[str, Path]:
 
 
 def stage_controls(exp) -> None:
-    """Shuffled images (base and SOPHIA seed 0, greedy) and the two-stage reference."""
+    """The two-stage reference (the shuffled-images runs are in the evaluate stage's pool)."""
     t0 = time.time()
-    key = exp.key("controls", _CONTROLS, batch=_BATCH, sampler=_SAMPLER)
+    key = exp.key("controls", _CONTROLS, batch=_BATCH, sampler=_SAMPLER, parts=LANES)
     if exp.done("controls", key):
         return
-    jobs = [j for name, model in shuffled_models(exp).items()
-            if (j := _eval_job(exp, name, model, "greedy", split="eval_shuffled"))]
-    _parallel(exp, jobs)
     two_stage = two_stage_reference(exp)
     exp.mark("controls", key, t0, two_stage=two_stage)
 
 
 def two_stage_reference(exp) -> dict[str, Any]:
-    """Policy caption (greedy) -> reasoner (greedy) on the eval items, scored by the verifier."""
-    import torch
-
-    from shapes.fast_sampling import make_fast
-    from sophia_eval.backends.base import GenerationConfig
-    from sophia_eval.backends.transformers_backend import TransformersGenerator, TransformersOptions
-    from sophia_eval.bench import load_samples
-    from sophia_eval.sophia.prompts import caption_messages, reasoning_messages
-    from sophia_eval.sophia.rewards import score_texts
-
-    torch.set_num_threads(exp.threads)
+    """Policy caption (greedy) -> reasoner (greedy) on the first eval items, scored by the verifier."""
     out = exp.work / "controls" / "two_stage.jsonl"
     if out.exists():
         rows = [json.loads(x) for x in out.read_text().splitlines() if x.strip()]
     else:
-        samples = load_samples("shapes:eval", data_dir=exp.work / "data", limit=exp.scale.two_stage_items)
-        s = exp.scale
-        policy = TransformersGenerator(str(exp.work / "policy" / "final"), TransformersOptions(batch_size=_BATCH))
-        greedy = GenerationConfig(n=1, temperature=0.0, max_new_tokens=s.caption_tokens, seed=0)
-        prompts = _prompts()
-        captions = [c[0].text for c in policy.generate([caption_messages(x, prompts) for x in samples], greedy)]
-        del policy
-        reasoner = make_fast(str(exp.work / "reasoner" / "final"), dtype="bfloat16", batch_size=_BATCH)
-        greedy_r = GenerationConfig(n=1, temperature=0.0, max_new_tokens=s.reasoning_tokens, seed=0)
-        texts = [c[0].text for c in reasoner.generate([reasoning_messages(x, c, prompts) for x, c in zip(samples, captions)], greedy_r)]
-        scores = score_texts(samples, texts)
-        truth = {r["id"]: r for r in task.read_truth(exp.data, "eval")}
-        rows = [{"id": x.id, "qtype": x.categories.get("qtype"), "caption": c, "exact_caption": c.strip() == truth[x.id]["caption"],
-                 "reasoning": t, "reward": sc.get("reward")} for x, c, t, sc in zip(samples, captions, texts, scores)]
+        parts = in_parts(exp, _two_stage_part)  # part i holds items i, i + LANES, ...: interleave back
+        rows = [parts[i % LANES][i // LANES] for i in range(sum(map(len, parts)))]
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     from sophia_eval.scoring.intervals import wilson_interval
@@ -278,6 +317,30 @@ def two_stage_reference(exp) -> dict[str, Any]:
     return {"n": len(rows), "accuracy": 100 * right / len(rows),
             "ci": [100 * x for x in wilson_interval(right, len(rows))],
             "exact_captions": 100 * sum(r["exact_caption"] for r in rows) / len(rows)}
+
+
+def _two_stage_part(exp, part: int, parts: int) -> list[dict]:
+    from shapes.fast_sampling import make_fast
+    from sophia_eval.backends.base import GenerationConfig
+    from sophia_eval.backends.transformers_backend import TransformersGenerator, TransformersOptions
+    from sophia_eval.bench import load_samples
+    from sophia_eval.sophia.prompts import caption_messages, reasoning_messages
+    from sophia_eval.sophia.rewards import score_texts
+
+    s = exp.scale
+    samples = load_samples("shapes:eval", data_dir=exp.work / "data", limit=s.two_stage_items)[part::parts]
+    policy = TransformersGenerator(str(exp.work / "policy" / "final"), TransformersOptions(batch_size=_BATCH))
+    greedy = GenerationConfig(n=1, temperature=0.0, max_new_tokens=s.caption_tokens, seed=0)
+    prompts = _prompts()
+    captions = [c[0].text for c in policy.generate([caption_messages(x, prompts) for x in samples], greedy)]
+    del policy
+    reasoner = make_fast(str(exp.work / "reasoner" / "final"), dtype="bfloat16", batch_size=_BATCH)
+    greedy_r = GenerationConfig(n=1, temperature=0.0, max_new_tokens=s.reasoning_tokens, seed=0)
+    texts = [c[0].text for c in reasoner.generate([reasoning_messages(x, c, prompts) for x, c in zip(samples, captions)], greedy_r)]
+    scores = score_texts(samples, texts)
+    truth = {r["id"]: r for r in task.read_truth(exp.data, "eval")}
+    return [{"id": x.id, "qtype": x.categories.get("qtype"), "caption": c, "exact_caption": c.strip() == truth[x.id]["caption"],
+             "reasoning": t, "reward": sc.get("reward")} for x, c, t, sc in zip(samples, captions, texts, scores)]
 
 
 def _accuracy(run_dir: Path) -> float | None:
