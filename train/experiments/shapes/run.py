@@ -222,7 +222,7 @@ class Experiment:
                                     "policy_batch", "policy_lr"))
         procs, todo = [], []
         if not self.done("reasoner", r_key):
-            base = self.reasoner_base()
+            base = in_child(self.reasoner_base)
             rec = self.recipe("reasoner", {"gradient_checkpointing": False, "mixed_precision": "bf16",
                                            "max_length": 1024, "weight_decay": 0.0, "warmup_steps": 5,
                                            "save_every": 20, "system_prompt": "default"})
@@ -233,7 +233,7 @@ class Experiment:
                                    "--epochs", "10"], "reasoner", threads=1))
             todo.append(("reasoner", r_key))
         if not self.done("policy", p_key):
-            base = self.policy_base()
+            base = in_child(self.policy_base)
             rec = self.recipe("policy", {"gradient_checkpointing": False, "mixed_precision": "no",
                                          "max_length": 512, "warmup_steps": 30, "min_lr_ratio": 0.1,
                                          "save_every": 100, "freeze_vision": False})
@@ -266,6 +266,16 @@ _LATER = {"data": ("reasoner", "policy", "models", *_AFTER_MODELS), "reasoner": 
           **{st: _AFTER_MODELS[i + 1:] for i, st in enumerate(_AFTER_MODELS)}}
 _OWN_EXTRA = {"reasoner": ("models/reasoner-base",), "policy": ("models/policy-base",)}
 """Outputs a stage builds outside its own folder (the untrained models)."""
+
+
+def in_child(fn):
+    """`fn()` in a spawned process: building the models (the GGUF dequantised, then rebuilt) left
+    the driver holding about 1 GB for the rest of the run, beside the two warm-ups."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn).result()
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> None:
