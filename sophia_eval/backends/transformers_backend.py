@@ -198,7 +198,12 @@ class TransformersGenerator:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self._eos_ids = self._stop_token_ids()
-        self._loop_off = "option decode=generate" if opts.decode == "generate" else unsupported_reason(self.model)
+        if opts.decode == "generate":
+            self._loop_off: str | None = "option decode=generate"
+        elif use_map:  # layers on several devices: the loop keeps its bookkeeping on one
+            self._loop_off = "device_map:auto"
+        else:
+            self._loop_off = unsupported_reason(self.model)
 
     def _stop_token_ids(self) -> set[int]:
         ids: set[int] = set()

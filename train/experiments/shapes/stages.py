@@ -226,7 +226,7 @@ def stage_update(exp) -> None:
     exp.mark("update", key, t0)
 
 
-def _parallel(exp, jobs: list[tuple[list[str], str]], width: int = 2) -> None:
+def _parallel(exp, jobs: list[tuple[list[str], str]], width: int = LANES) -> None:
     """Run CLI jobs `width` at a time, one torch thread each (the machine has 2 cores); a job starts
     as soon as any running one ends (a long job beside short ones leaves no core idle)."""
     pending, running = list(jobs), []
