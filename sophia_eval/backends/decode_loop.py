@@ -78,13 +78,14 @@ def decode(model: Any, enc: Any, *, n: int, config: GenerationConfig, eos_ids: s
         eos = torch.tensor(sorted(eos_ids), device=attn.device)
         for step in range(config.max_new_tokens):
             tok = pick(logits, config)
-            for r, t in zip(alive.tolist(), tok.tolist()):
+            live = alive.tolist()
+            for r, t in zip(live, tok.tolist()):
                 rows[r].append(t)
             done = torch.isin(tok, eos)
             if cancel is not None:
-                stopped = {p for p in {r // n for r in alive.tolist()} if cancel[p].is_set()}
+                stopped = {p for p in {r // n for r in live} if cancel[p].is_set()}
                 if stopped:
-                    done |= torch.tensor([r // n in stopped for r in alive.tolist()], device=done.device)
+                    done |= torch.tensor([r // n in stopped for r in live], device=done.device)
             if bool(done.all()) or step + 1 == config.max_new_tokens:
                 break
             if bool(done.any()):

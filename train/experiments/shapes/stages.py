@@ -136,12 +136,12 @@ def merge_sampling(parts: list[Path], out: Path, order: dict[str, int]) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(parts[0] / "sampling.json", out / "sampling.json")
+    from shapes.run import write_jsonl
+
     for name in ("captions.jsonl", "trajectories.jsonl"):
         rows = [json.loads(x) for part in parts for x in (part / name).read_text().splitlines() if x.strip()]
         rows.sort(key=lambda r: (order[r["item_id"]], r["caption_index"], r.get("sample_index", 0)))
-        tmp = out / (name + ".tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        tmp.replace(out / name)
+        write_jsonl(out / name, rows)
 
 
 def _sum_stats(parts: list[dict]) -> dict:
@@ -303,6 +303,8 @@ def stage_controls(exp) -> None:
 
 def two_stage_reference(exp) -> dict[str, Any]:
     """Policy caption (greedy) -> reasoner (greedy) on the first eval items, scored by the verifier."""
+    from shapes.run import write_jsonl
+
     out = exp.work / "controls" / "two_stage.jsonl"
     if out.exists():
         rows = [json.loads(x) for x in out.read_text().splitlines() if x.strip()]
@@ -310,7 +312,7 @@ def two_stage_reference(exp) -> dict[str, Any]:
         parts = in_parts(exp, _two_stage_part)  # part i holds items i, i + LANES, ...: interleave back
         rows = [parts[i % LANES][i // LANES] for i in range(sum(map(len, parts)))]
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        write_jsonl(out, rows)
     from sophia_eval.scoring.intervals import wilson_interval
 
     right = sum(1 for r in rows if r["reward"] == 1.0)
