@@ -21,6 +21,7 @@ from typing import Any, Sequence
 
 from sophia_eval.backends.base import BackendError, Completion, Conversation, GenerationConfig
 from sophia_eval.backends.decode_loop import decode, unsupported_reason
+from sophia_eval.backends.heap import release_free_memory
 from sophia_eval.backends.hf_loading import check_model_path, load_processor, tokenizer_of
 
 
@@ -269,6 +270,7 @@ class TransformersGenerator:
                                            None if cancel is None else [cancel[i]]) for i, c in chunk]
             for (i, _), comp in zip(chunk, outs):
                 results[i] = comp
+            release_free_memory()  # the batch's KV cache, else kept by the C heap (heap.py)
         return [r if r is not None else _errors(config.n, "not generated") for r in results]
 
     def _generate_one(

@@ -192,3 +192,12 @@ def test_count_prompt_tokens_matches_what_generate_reports(text_gen):
     conv = _text("What is 2 + 3? Think step by step.")
     (c,) = text_gen.generate([conv], GREEDY)[0]
     assert text_gen.count_prompt_tokens(conv) == c.prompt_tokens
+
+
+def test_freed_memory_goes_back_to_the_os_after_each_batch(text_gen, monkeypatch):
+    import sophia_eval.backends.transformers_backend as tb
+
+    calls = []
+    monkeypatch.setattr(tb, "release_free_memory", lambda: calls.append(1) or True)
+    text_gen.generate([_text(str(i)) for i in range(6)], GREEDY)  # batch_size 4: two batches
+    assert len(calls) == 2
