@@ -33,6 +33,7 @@ import math
 import os
 import random
 import signal
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -312,7 +313,11 @@ def grpo_train(train: TrainConfig, grpo: GRPOConfig, items: Sequence[Sample], *,
                 optimizer.step()
                 optimizer.zero_grad()
             loss_value = float(accelerator.reduce(loss_sum, reduction="sum"))
-        scheduler.step()
+        with warnings.catch_warnings():
+            # A step whose groups all tied trains nothing yet still advances the schedule (the learning
+            # rate follows the step count); torch warns about that order when it is the first step.
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before")
+            scheduler.step()
         result.losses.append(loss_value)
         result.steps = step + 1
         accelerator.print(f"[sophia grpo] step {step + 1}/{steps} reward={result.mean_rewards[-1]:.3f} "

@@ -2,6 +2,7 @@
 tiny text model (the reward is injected so groups are mixed; the default is the verifier)."""
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -32,6 +33,19 @@ def test_pass_rate_filter_keeps_the_closed_interval():
 def test_config_rejects_a_group_of_one():
     with pytest.raises(ValueError, match="rollouts >= 2"):
         GRPOConfig(rollouts=1)
+
+
+def test_a_step_whose_groups_all_tie_advances_the_schedule_without_a_warning(tiny_text_model, tmp_path):
+    train = TrainConfig(model=str(tiny_text_model), output_dir=str(tmp_path), gradient_checkpointing=False,
+                        mixed_precision="no")
+    cfg = GRPOConfig(questions_per_step=2, rollouts=4, max_new_tokens=4, lr=1e-3, warmup_steps=0, min_lr_ratio=0.25,
+                     max_refill_rounds=0)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        result = grpo_train(train, cfg, ITEMS, steps=2, reward_fn=lambda samples, texts: [1.0] * len(texts),
+                            generator=ScriptedGenerator(), sync_weights=lambda path: None)
+    assert result.kept_groups == [0, 0] and result.lrs[1] < result.lrs[0]
+    assert not [str(w.message) for w in seen if "lr_scheduler" in str(w.message)]
 
 
 @pytest.mark.slow
