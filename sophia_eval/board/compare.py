@@ -260,7 +260,7 @@ def comparison_to_dict(c: Comparison) -> dict[str, Any]:
 
 def comparison_to_markdown(c: Comparison, *, max_flips: int = 50) -> str:
     """A readable report: per-benchmark deltas, per-category deltas, flipped items."""
-    lines = [f"# {c.candidate} vs {c.reference}", "",
+    lines = [f"# B: {c.candidate} vs A: {c.reference}", "", "Δ = B - A (points); A is the reference.", "",
              "| Benchmark | Items | A % | B % | Δ points | 95% CI | p | Test | Flags |", "|---|---:|---:|---:|---:|---|---:|---|---|"]
     for bc in c.benchmarks:
         t = bc.test

@@ -179,7 +179,7 @@ def _print_comparison(c, max_flips: int) -> None:
     from rich.table import Table as RichTable
 
     console = Console(emoji=False)
-    t = RichTable(title=escape(f"{c.candidate}  vs  {c.reference}"), title_justify="left")
+    t = RichTable(title=escape(f"B: {c.candidate}  vs  A: {c.reference}  (Δ = B - A)"), title_justify="left")
     for name in ("Benchmark", "Items", "A %", "B %", "Δ points", "95% CI", "p", "Test", "Flags"):
         t.add_column(name, justify="left" if name in ("Benchmark", "Test", "Flags") else "right",
                      overflow="fold")

@@ -77,6 +77,8 @@ def test_compare_writes_a_markdown_report(make_run, tmp_path):
     result = runner.invoke(app, ["compare", str(a), str(b), "--markdown", str(tmp_path / "c.md")])
     text = (tmp_path / "c.md").read_text()
     assert result.exit_code == 0 and "| mathvision:test | 8 | 25.00 | 37.50 | +12.50 |" in text
+    # The title says which run is A (the reference, the first path) and which is B.
+    assert text.startswith(f"# B: {b} vs A: {a}\n\nΔ = B - A")
     assert "- `2`: gold `gold-2`; A `ans-2-0` (0.00) -> B `ans-2-1` (1.00)" in text
 
 

@@ -376,6 +376,7 @@ def stage_report(exp) -> None:
                 table["base"][protocol] = {"b": b["a"], "n_items": b["n_items"]}
                 table[name][f"{protocol}_qtype"] = {cd["value"]: cd["b"] for cd in b["categories"] if cd["field"] == "qtype"}
                 table["base"][f"{protocol}_qtype"] = {cd["value"]: cd["a"] for cd in b["categories"] if cd["field"] == "qtype"}
+    against_sophia = _compare_sophia_with_variants(exp, report, set(names))
     exp.wait(exp.cli(["leaderboard", str(exp.work / "evaluate" / "eval"), "--out", str(report / "leaderboard")],
                      "leaderboard"))
     data_info = json.loads((exp.work / "data" / "done.json").read_text())
@@ -383,8 +384,9 @@ def stage_report(exp) -> None:
     shuffled = {n: _accuracy(exp.work / "evaluate" / "eval_shuffled" / "greedy" / n)
                 for n in shuffled_models(exp)}
     selection = json.loads((exp.work / "select" / "done.json").read_text()).get("summaries", {})
-    result = {"table": table, "majority": data_info.get("majority"), "shuffled_images_greedy": shuffled,
-              "two_stage": controls.get("two_stage"), "selection": selection, "times_s": exp.times,
+    result = {"table": table, "sophia_vs": against_sophia, "majority": data_info.get("majority"),
+              "shuffled_images_greedy": shuffled, "two_stage": controls.get("two_stage"), "selection": selection,
+              "times_s": exp.times, "machine": machine(),
               "scale": vars(exp.scale) if hasattr(exp.scale, "__dict__") else None}
     (report / "results.json").write_text(json.dumps(result, indent=2, default=str))
     (report / "results.md").write_text(results_markdown(result, exp.scale.train_seeds))
@@ -393,6 +395,58 @@ def stage_report(exp) -> None:
         refs["two-stage (policy caption -> reasoner)"] = controls["two_stage"]["accuracy"]
     (report / "plot.svg").write_text(plot_svg(table, exp.scale.train_seeds, refs))
     exp.mark("report", exp.key("report", t=time.time()), t0)
+
+
+def _compare_sophia_with_variants(exp, report: Path, evaluated: set[str]) -> dict[str, dict[str, dict]]:
+    """SOPHIA against every other variant trained with the same seed, paired (`sophia-eval compare`
+    with SOPHIA as the reference): {variant: {"greedy-s0": {delta, ci_low, ci_high, p_value}, ...}}."""
+    out: dict[str, dict[str, dict]] = {}
+    for protocol in PROTOCOLS:
+        root = exp.work / "evaluate" / "eval" / protocol
+        for seed in exp.scale.train_seeds:
+            others = [f"{v}-s{seed}" for v in VARIANTS[1:] if f"{v}-s{seed}" in evaluated]
+            if f"sophia-s{seed}" not in evaluated or not others:
+                continue
+            out_json = report / f"compare-sophia-{protocol}-s{seed}.json"
+            exp.wait(exp.cli(["compare", str(root / f"sophia-s{seed}"), *(str(root / n) for n in others),
+                              "--json", str(out_json), "--flips", "0"], f"compare-sophia-{protocol}-s{seed}"))
+            comps = json.loads(out_json.read_text())
+            for c in comps if isinstance(comps, list) else [comps]:
+                for b in c["benchmarks"]:
+                    variant = Path(b["run_b"]).name.rsplit("-s", 1)[0]
+                    out.setdefault(variant, {})[f"{protocol}-s{seed}"] = sophia_minus(b)
+    return out
+
+
+def sophia_minus(b: dict[str, Any]) -> dict[str, Any]:
+    """A compare result with SOPHIA as run A turned into SOPHIA minus the other (B): the paired
+    bootstrap's percentile interval of A - B is the negated interval of B - A."""
+    flip = lambda x: None if x is None else -x  # noqa: E731
+    return {"delta": flip(b["delta"]), "ci_low": flip(b["ci_high"]), "ci_high": flip(b["ci_low"]),
+            "p_value": b["p_value"], "n_items": b["n_items"]}
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers depend on beyond the seeds: the CPU's bf16 kernels differ between CPUs
+    (AVX-512 BF16, AMX), and so do the trained weights. Read without importing torch (the driver
+    stays small)."""
+    from importlib import metadata
+    info: dict[str, Any] = {}
+    try:
+        info["torch"] = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        info["torch"] = None
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return info
+    fields = dict(line.split(":", 1) for line in cpuinfo.splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    flags = set(fields.get("flags", "").split())
+    info["cpu"] = fields.get("model name")
+    info["cpu_flags"] = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    info["cores"] = cpuinfo.count("processor\t:")
+    return info
 
 
 def _variant_mean(table: dict, variant: str, seeds, protocol: str) -> tuple[float | None, list[float]]:
@@ -431,6 +485,17 @@ def results_markdown(result: dict, seeds) -> str:
                  f"{_fmt(result['two_stage']['accuracy'])}% [{_fmt(result['two_stage']['ci'][0])}, "
                  f"{_fmt(result['two_stage']['ci'][1])}] with {_fmt(result['two_stage']['exact_captions'])}% exact "
                  "captions" if result.get("two_stage") else "")]
+    vs = result.get("sophia_vs") or {}
+    if vs:
+        cols = [f"{p}-s{s}" for p in PROTOCOLS for s in seeds]
+        lines += ["", "SOPHIA minus each variant trained with the same seed (paired, 95% CI, p):", "",
+                  "| SOPHIA vs | " + " | ".join(c.replace("-s", ", seed ") for c in cols) + " |",
+                  "|---|" + "---|" * len(cols)]
+        for variant, by_col in vs.items():
+            cells = [by_col.get(c) for c in cols]
+            lines.append(f"| {variant} | " + " | ".join(
+                "-" if r is None else f"{r['delta']:+.1f} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] {_p(r['p_value'])}"
+                for r in cells) + " |")
     qt = [k for k in t["base"].get("greedy_qtype", {})]
     if qt:
         lines += ["", "Greedy pass@1 by question type (%):", "", "| model | " + " | ".join(qt) + " |",
@@ -438,7 +503,15 @@ def results_markdown(result: dict, seeds) -> str:
         for name, row in t.items():
             q = row.get("greedy_qtype", {})
             lines.append(f"| {name} | " + " | ".join(_fmt(q.get(k)) for k in qt) + " |")
+    m = result.get("machine") or {}
+    if m:
+        lines += ["", f"Machine: {m.get('cpu')}, {m.get('cores')} cores, flags {' '.join(m.get('cpu_flags', []))}; "
+                  f"torch {m.get('torch')}"]
     return "\n".join(lines) + "\n"
+
+
+def _p(p: float | None) -> str:
+    return "" if p is None else ("p<0.001" if p < 0.001 else f"p={p:.2g}")
 
 
 def plot_svg(table: dict, seeds, refs: dict[str, float] | None = None) -> str:
