@@ -10,8 +10,9 @@
   evaluate  `sophia-eval run` greedy and sampled (the paper's T=1, top-p 0.8) on the 2000 eval items,
             and greedy with images shuffled across questions (a control) for base and SOPHIA seed 0
   controls  two-stage reference (policy caption -> reasoner); the majority answer comes with the data
-  report    `sophia-eval compare` against the base run, `sophia-eval leaderboard` over all runs,
-            a table (markdown/JSON) and an SVG plot
+  report    `sophia-eval compare` against the base run and SOPHIA against each variant with the same
+            seed, `sophia-eval leaderboard` over all runs, tables (markdown/JSON) with the machine
+            they ran on, and an SVG plot
 """
 
 from __future__ import annotations
@@ -427,9 +428,9 @@ def sophia_minus(b: dict[str, Any]) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    """What the numbers depend on beyond the seeds: the CPU's bf16 kernels differ between CPUs
-    (AVX-512 BF16, AMX), and so do the trained weights. Read without importing torch (the driver
-    stays small)."""
+    """What the numbers depend on beyond the seeds: the same command gave other weights (and numbers)
+    on another CPU, likely because matrix kernels (AVX2, AVX-512, AVX-512 BF16, AMX) round and sum
+    differently. Read without importing torch (the driver stays small)."""
     from importlib import metadata
     info: dict[str, Any] = {}
     try:
