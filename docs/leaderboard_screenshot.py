@@ -45,7 +45,8 @@ def main() -> int:
             write_run(args.work / "runs" / f"{prefix}_{bench}", model=model, benchmark=bench, split=SPLITS[bench],
                       outcomes=outcomes, limit=ITEMS)
     board = args.work / "board"
-    subprocess.run([str(Path(sys.executable).with_name("sophia-eval")), "leaderboard", str(args.work / "runs"), "--out", str(board),
+    cli = Path(sys.executable).with_name("sophia-eval")
+    subprocess.run([str(cli), "leaderboard", str(args.work / "runs"), "--out", str(board),
                     "--pair", "Qwen2.5-VL-7B-Instruct=r1/train/final"], check=True)
     subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                     f"--screenshot={args.out.resolve()}", "--window-size=1280,2000",

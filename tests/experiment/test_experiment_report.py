@@ -23,7 +23,7 @@ def _runs(tmp_path):
 
 
 def test_sophia_minus_equals_comparing_the_other_way_round(tmp_path):
-    from shapes.stages import sophia_minus
+    from shapes.report import sophia_minus
 
     sophia, other = _runs(tmp_path)
     as_reference = comparison_to_dict(compare_paths(str(sophia), str(other)))["benchmarks"][0]
@@ -36,7 +36,7 @@ def test_sophia_minus_equals_comparing_the_other_way_round(tmp_path):
 
 
 def test_the_markdown_shows_one_cell_per_protocol_and_seed_and_the_machine():
-    from shapes.stages import results_markdown
+    from shapes.report import results_markdown
 
     cell = {"delta": 4.9, "ci_low": 2.4, "ci_high": 7.4, "p_value": 0.0001}
     result = {"table": {"base": {"greedy": {"b": 41.3}, "sampled": {"b": 35.4}}},
@@ -52,7 +52,7 @@ def test_the_markdown_shows_one_cell_per_protocol_and_seed_and_the_machine():
 def test_machine_names_the_cpu_and_torch_without_importing_torch():
     import subprocess
 
-    code = ("import sys, json; sys.path.insert(0, 'train/experiments'); from shapes.stages import machine; "
+    code = ("import sys, json; sys.path.insert(0, 'train/experiments'); from shapes.report import machine; "
             "m = machine(); print(json.dumps(m)); assert 'torch' not in sys.modules")
     repo = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=True).stdout

@@ -136,7 +136,7 @@ def test_answer_only_trajectories_are_counted(tmp_path):
 
 
 def test_control_accuracy_reads_the_harness_correct_field(tmp_path):
-    from shapes.stages import _accuracy
+    from shapes.report import _accuracy
 
     rows = [{"item_id": "a", "correct": True}, {"item_id": "b", "correct": False},
             {"item_id": "c", "correct": True}, {"item_id": "d", "correct": None}]

@@ -9,7 +9,7 @@ skips finished stages and the trainer resumes an interrupted one from its last c
   policy      a tiny LLaVA (task-trained tokenizer, LlavaProcessor, ChatML) warmed up with
               `sophia-eval sophia warmup` on captions + short direct answers
   (the two run in parallel, one torch thread each)
-  ...         sampling, selection, updates, evaluation: see `stages.py`
+  ...         sampling, selection, updates, evaluation: see `stages.py`; the report: `report.py`
 
 Every model stage is a `sophia-eval` command run as a subprocess, so the experiment exercises the
 product exactly as a user would. Outputs never go into the repository.
@@ -248,7 +248,7 @@ class Experiment:
             self.mark(stage, key, t0)
 
     def run(self, stages: list[str]) -> None:
-        from shapes import stages as later
+        from shapes import report, stages as later
 
         for name in stages:
             log(f"== stage {name}")
@@ -257,7 +257,7 @@ class Experiment:
             elif name == "models":
                 self.stage_models()
             else:
-                getattr(later, f"stage_{name}")(self)
+                getattr(report if name == "report" else later, f"stage_{name}")(self)
 
 
 # Stage folders under <work>, in order; `reasoner` and `policy` (the `models` step) are independent.
